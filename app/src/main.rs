@@ -1,0 +1,92 @@
+//! The `sextant` binary: parses the command line, loads the layered configuration, sets up
+//! logging, and hands each subcommand to its module under `commands`.
+
+mod commands;
+mod logging;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use engine::config::{ConfigSource, LogFormat, Settings};
+
+#[derive(Parser, Debug)]
+#[command(name = "sextant", version, about = "AI trading research and MLOps: data, models, backtests, live trading")]
+struct Cli {
+    /// Configuration file (default: ./sextant.toml when present).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Configuration profile: dev, test or prod (default: $SEXTANT_PROFILE, then dev).
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    /// Data folder for the database, the catalog and artifacts (overrides the configuration).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Log format on stderr: text or json (overrides the configuration).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormatArg>,
+    /// Log filter such as info or sextant=debug (overrides the configuration and RUST_LOG).
+    #[arg(long, global = true)]
+    log_level: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Market data: import, list, inspect, query, resample and synthesise bars.
+    #[command(subcommand)]
+    Data(commands::data::DataCommand),
+    /// Import the sample data shipped with Sextant and print its quality reports.
+    Demo(commands::demo::DemoArgs),
+    /// Print the configuration in force (passwords hidden).
+    Config,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut settings = Settings::load(&ConfigSource { file: cli.config.clone(), profile: cli.profile.clone() })?;
+    if let Some(dir) = cli.data_dir {
+        settings.data_dir = dir;
+    }
+    if let Some(format) = cli.log_format {
+        settings.log_format = match format {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        };
+    }
+    if let Some(level) = cli.log_level {
+        settings.log_level = level;
+    }
+    settings.validate()?;
+    logging::init(&settings)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Data(cmd) => commands::data::run(cmd, &settings).await,
+            Command::Demo(args) => commands::demo::run(args, &settings).await,
+            Command::Config => {
+                let mut shown = settings.clone();
+                shown.database_url = engine::storage::redact_url(&shown.effective_database_url());
+                println!("{}", serde_json::to_string_pretty(&shown)?);
+                Ok(())
+            }
+        }
+    })
+}
