@@ -101,7 +101,7 @@ fn main() {
     for _ in 0..queries {
         let from = rng.random_range(first..(last - day).max(first + 1));
         let t = Instant::now();
-        let got = catalog.query(&symbol, Timeframe::M1, Some(Timestamp::from_nanos(from)), Some(Timestamp::from_nanos(from + day - 1))).unwrap();
+        let got = catalog.query_blocking(&symbol, Timeframe::M1, Some(Timestamp::from_nanos(from)), Some(Timestamp::from_nanos(from + day - 1))).unwrap();
         times.push(t.elapsed().as_secs_f64());
         returned += got.len();
     }

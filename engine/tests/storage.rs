@@ -63,7 +63,7 @@ async fn imported_bars_come_back_exactly_and_by_range() {
         assert_eq!(listed[0].calendar, "us_equity");
 
         let goog = Symbol::new("GOOG").unwrap();
-        let all = catalog.query(&goog, Timeframe::D1, None, None).unwrap();
+        let all = catalog.query(&goog, Timeframe::D1, None, None).await.unwrap();
         assert_eq!(all.len(), 2148);
         // First row of the file: 2004-08-19,100,104.06,95.96,100.34,22351900
         assert_eq!(all.high[0], "104.06".parse::<Decimal>().unwrap());
@@ -71,7 +71,7 @@ async fn imported_bars_come_back_exactly_and_by_range() {
         assert_eq!(all.volume[0], Decimal::from(22_351_900));
         let from: Timestamp = "2013-02-25".parse().unwrap();
         let to: Timestamp = "2013-02-28".parse().unwrap();
-        let week = catalog.query(&goog, Timeframe::D1, Some(from), Some(to)).unwrap();
+        let week = catalog.query(&goog, Timeframe::D1, Some(from), Some(to)).await.unwrap();
         assert_eq!(week.ts.first(), Some(&from));
         assert_eq!(week.ts.last(), Some(&to));
         assert_eq!(week.len(), 4, "{}", t.label);
@@ -94,7 +94,7 @@ async fn importing_the_same_file_twice_adds_nothing() {
         let imports: i64 = sqlx::query("SELECT COUNT(*) AS n FROM imports").fetch_one(t.db.pool()).await.unwrap().get("n");
         assert_eq!(imports, 2);
         // The fractional volumes survive exactly: 2012-01-31 volume 2012.25343589.
-        let btc = catalog.query(&Symbol::new("BTCUSD").unwrap(), Timeframe::MO1, None, None).unwrap();
+        let btc = catalog.query(&Symbol::new("BTCUSD").unwrap(), Timeframe::MO1, None, None).await.unwrap();
         assert_eq!(btc.volume[0], "2012.25343589".parse::<Decimal>().unwrap());
         t.finish().await;
     }
@@ -140,7 +140,7 @@ async fn a_panel_becomes_one_close_series_per_column() {
         let names: Vec<&str> = listed.iter().map(|d| d.symbol.as_str()).collect();
         assert!(names.contains(&"AAPL") && names.contains(&"XOM"), "{names:?}");
         assert!(listed.iter().all(|d| d.fields == "close_only" && d.timeframe == "1d" && d.rows == 8313));
-        let aapl = catalog.query(&Symbol::new("AAPL").unwrap(), Timeframe::D1, None, None).unwrap();
+        let aapl = catalog.query(&Symbol::new("AAPL").unwrap(), Timeframe::D1, None, None).await.unwrap();
         assert_eq!(aapl.close[0], "0.264".parse::<Decimal>().unwrap());
         t.finish().await;
     }

@@ -177,7 +177,7 @@ async fn import(args: ImportArgs, settings: &Settings) -> anyhow::Result<()> {
 pub async fn refresh_quality(catalog: &Catalog, info: &DatasetInfo) -> anyhow::Result<QualityReport> {
     let symbol = Symbol::new(&info.symbol)?;
     let timeframe = parse_timeframe(&info.timeframe)?;
-    let bars = catalog.query(&symbol, timeframe, None, None)?;
+    let bars = catalog.query(&symbol, timeframe, None, None).await?;
     let calendar = calendar_named(&info.calendar)?;
     let series = LabelledSeries { symbol: symbol.clone(), timeframe, fields: fields_of(info), bars };
     let report = validate(&series, calendar, &QualityConfig::default());
@@ -277,7 +277,7 @@ async fn query(args: QueryArgs, settings: &Settings) -> anyhow::Result<()> {
     };
     let from = args.from.as_deref().map(Timestamp::from_str).transpose()?;
     let to = args.to.as_deref().map(Timestamp::from_str).transpose()?;
-    let bars = catalog.query(&symbol, timeframe, from, to)?;
+    let bars = catalog.query(&symbol, timeframe, from, to).await?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     writeln!(out, "timestamp,open,high,low,close,volume")?;
     for i in 0..bars.len().min(args.limit.unwrap_or(usize::MAX)) {
@@ -306,7 +306,7 @@ async fn resample_cmd(args: ResampleArgs, settings: &Settings) -> anyhow::Result
         None => finest_timeframe(&catalog, &symbol).await?,
     };
     let info = catalog.dataset(&symbol, from).await?;
-    let bars = catalog.query(&symbol, from, None, None)?;
+    let bars = catalog.query(&symbol, from, None, None).await?;
     let calendar = calendar_named(&info.calendar)?;
     let coarse = resample(&bars, from, to, calendar)?;
     let fields: SeriesFields = fields_of(&info);

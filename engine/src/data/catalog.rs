@@ -105,19 +105,24 @@ impl Catalog {
     /// a file adds nothing: bars are keyed by timestamp and the newest value wins.
     #[tracing::instrument(skip(self, options), fields(file = %path.display()))]
     pub async fn import_file(&self, path: &Path, options: &ImportOptions) -> Result<Vec<ImportSummary>, CatalogError> {
-        let read = read_file(path, options, RowPolicy::Strict)?;
-        let source = path.display().to_string();
-        let mut staged = Vec::with_capacity(read.series.len());
-        for (series, class) in read.series {
-            match self.stage(series, class) {
-                Ok(s) => staged.push(s),
-                Err(e) => {
-                    discard(&staged);
-                    return Err(e);
+        let (this, file, options) = (self.clone(), path.to_path_buf(), options.clone());
+        // Parsing and Parquet writing are CPU and disk work: keep them off the async workers.
+        let (staged, sha256) = blocking(move || {
+            let read = read_file(&file, &options, RowPolicy::Strict)?;
+            let mut staged = Vec::with_capacity(read.series.len());
+            for (series, class) in read.series {
+                match this.stage(series, class) {
+                    Ok(s) => staged.push(s),
+                    Err(e) => {
+                        discard(&staged);
+                        return Err(e);
+                    }
                 }
             }
-        }
-        self.commit(staged, &source, &read.sha256).await
+            Ok((staged, read.sha256))
+        })
+        .await?;
+        self.commit(staged, &path.display().to_string(), &sha256).await
     }
 
     /// Stores a series built in memory (synthetic data, a resample) like an imported file.
@@ -127,7 +132,8 @@ impl Catalog {
         class: AssetClass,
         source: &str,
     ) -> Result<ImportSummary, CatalogError> {
-        let staged = self.stage(series, class)?;
+        let this = self.clone();
+        let staged = blocking(move || this.stage(series, class)).await?;
         let mut out = self.commit(vec![staged], source, "").await?;
         out.pop().ok_or_else(|| CatalogError::Invalid("nothing was stored".into()))
     }
@@ -295,7 +301,7 @@ impl Catalog {
     /// Bars of a symbol and timeframe with `from <= ts <= to`, sorted by time. Row groups
     /// outside the range are skipped through the Parquet statistics.
     #[tracing::instrument(skip(self))]
-    pub fn query(
+    pub fn query_blocking(
         &self,
         symbol: &Symbol,
         timeframe: Timeframe,
@@ -308,6 +314,18 @@ impl Catalog {
         }
         let df = self.scan(&path, from, to)?.collect().map_err(|e| file_err(&path, e))?;
         frame_to_series(&df, &path)
+    }
+
+    /// [`Catalog::query_blocking`] on the blocking thread pool, for async callers.
+    pub async fn query(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<BarSeries, CatalogError> {
+        let (this, symbol) = (self.clone(), symbol.clone());
+        blocking(move || this.query_blocking(&symbol, timeframe, from, to)).await
     }
 
     /// The same bars as a polars `LazyFrame` (columns `ts`, `open`, `high`, `low`, `close`,
@@ -338,6 +356,14 @@ impl Catalog {
         }
         Ok(lf)
     }
+}
+
+/// Runs catalog file work on tokio's blocking pool (polars blocks inside, which a runtime
+/// worker thread must not do).
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, CatalogError> + Send + 'static,
+) -> Result<T, CatalogError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| CatalogError::Invalid(format!("catalog worker failed: {e}")))?
 }
 
 fn discard(staged: &[Staged]) {

@@ -26,7 +26,7 @@ impl TestDb {
         self.db.close().await;
         if let Some(name) = self.pg_name {
             let mut admin = sqlx::PgConnection::connect(&postgres_admin_url()).await.unwrap();
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut admin).await.unwrap();
         }
     }
 }
@@ -45,7 +45,7 @@ pub async fn postgres() -> TestDb {
         panic!("PostgreSQL at {admin_url} is required for storage tests (set SEXTANT_TEST_POSTGRES_URL): {e}")
     });
     let name = format!("sextant_t_{}_{}", std::process::id(), rand::random::<u32>());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
     let mut url = url::Url::parse(&admin_url).unwrap();
     url.set_path(&name);
     let db = Database::connect(url.as_str()).await.unwrap();
