@@ -651,3 +651,267 @@ fn calendar_checks(
         findings.push(Finding::for_rows(CheckKind::OutsideSession, Severity::Warning, msg, bars, &rows));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{NaiveDate, NaiveDateTime};
+    use rust_decimal::Decimal;
+
+    use super::*;
+    use crate::data::series::SeriesFields;
+    use crate::domain::Symbol;
+
+    fn dec(x: f64) -> Decimal {
+        Decimal::try_from(x).unwrap().round_dp(6)
+    }
+
+    /// A smooth, varied, deterministic series: `n` bars from `start` every `step`, Ohlcv, lines 2...
+    fn synthetic(start: &str, step_secs: i64, n: usize, skip_weekends: bool) -> BarSeries {
+        let mut bars = BarSeries::with_capacity(n);
+        let mut t: Timestamp = start.parse().unwrap();
+        let mut price = 100.0_f64;
+        let mut seed = 42_u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 11) as f64 / (1_u64 << 53) as f64
+        };
+        while bars.len() < n {
+            let wd = t.date().format("%u").to_string();
+            if !(skip_weekends && (wd == "6" || wd == "7")) {
+                let open = price;
+                price *= 1.0 + (next() - 0.5) * 0.02;
+                let (hi, lo) = (open.max(price) * (1.0 + next() * 0.005), open.min(price) * (1.0 - next() * 0.005));
+                let vol = (1_000_000.0 * (0.5 + next())).round();
+                let line = bars.len() as u64 + 2;
+                bars.push(t, dec(open), dec(hi), dec(lo), dec(price), dec(vol), line);
+            }
+            t = t.saturating_add(step_secs * Timestamp::NANOS_PER_SECOND);
+        }
+        bars
+    }
+
+    fn labelled(bars: BarSeries, tf: Timeframe, fields: SeriesFields) -> LabelledSeries {
+        LabelledSeries { symbol: Symbol::new("TEST").unwrap(), timeframe: tf, fields, bars }
+    }
+
+    fn crypto_daily(n: usize) -> LabelledSeries {
+        labelled(synthetic("2024-01-01T00:00:00Z", 86_400, n, false), Timeframe::D1, SeriesFields::Ohlcv)
+    }
+
+    fn run(series: &LabelledSeries, cal: MarketCalendar) -> QualityReport {
+        validate(series, cal, &QualityConfig::default())
+    }
+
+    fn only<'a>(report: &'a QualityReport, check: CheckKind) -> &'a Finding {
+        let found: Vec<&Finding> = report.findings.iter().filter(|f| f.check == check).collect();
+        assert_eq!(found.len(), 1, "{check:?} in\n{}", report.render_text());
+        found[0]
+    }
+
+    fn kinds(report: &QualityReport) -> Vec<CheckKind> {
+        report.findings.iter().map(|f| f.check).collect()
+    }
+
+    #[test]
+    fn a_clean_series_is_trusted() {
+        let report = run(&crypto_daily(400), MarketCalendar::Crypto);
+        assert!(report.findings.is_empty(), "{}", report.render_text());
+        assert_eq!((report.expected_bars, report.missing_bars), (400, 0));
+        assert!(report.confidence > 0.99);
+        let equity = labelled(synthetic("2024-01-02T00:00:00Z", 86_400, 300, true), Timeframe::D1, SeriesFields::Ohlcv);
+        let report = run(&equity, MarketCalendar::UsEquity);
+        assert!(!report.has_errors());
+        // The synthetic days ignore holidays: those bars are outside the session, nothing else.
+        assert_eq!(kinds(&report), [CheckKind::OutsideSession]);
+        assert!(report.confidence > 0.99, "{}", report.render_text());
+    }
+
+    #[test]
+    fn duplicates_and_out_of_order_rows_are_found_at_their_lines() {
+        let mut s = crypto_daily(50);
+        let copy = s.bars.clone();
+        // Row 50 copies row 10 exactly, row 51 repeats row 20's stamp with a different close.
+        s.bars.push(copy.ts[10], copy.open[10], copy.high[10], copy.low[10], copy.close[10], copy.volume[10], 500);
+        s.bars.push(copy.ts[20], copy.open[20], copy.high[20], copy.low[20], copy.close[20] + Decimal::ONE, copy.volume[20], 501);
+        let report = run(&s, MarketCalendar::Crypto);
+        let dups: Vec<&Finding> = report.findings.iter().filter(|f| f.check == CheckKind::Duplicates).collect();
+        assert_eq!(dups.len(), 2);
+        assert_eq!((dups[0].severity, dups[0].rows.clone(), dups[0].lines.clone()), (Severity::Warning, vec![51], vec![501]));
+        assert_eq!((dups[1].severity, dups[1].rows.clone(), dups[1].lines.clone()), (Severity::Info, vec![50], vec![500]));
+        let ooo = only(&report, CheckKind::OutOfOrder);
+        assert_eq!((ooo.rows.clone(), ooo.count), (vec![50], 1), "row 51 follows row 50 in time");
+        assert_eq!(report.missing_bars, 0);
+
+        let mut reversed = crypto_daily(30);
+        let rows: Vec<usize> = (0..30).rev().collect();
+        reversed.bars.take_rows(&rows);
+        let report = run(&reversed, MarketCalendar::Crypto);
+        assert_eq!(only(&report, CheckKind::OutOfOrder).severity, Severity::Info);
+        assert_eq!(only(&report, CheckKind::OutOfOrder).count, 0);
+    }
+
+    #[test]
+    fn invalid_and_inconsistent_prices_are_errors() {
+        let mut s = crypto_daily(60);
+        s.bars.close[7] = Decimal::ZERO;
+        s.bars.low[12] = -Decimal::ONE;
+        s.bars.high[30] = s.bars.low[30] - Decimal::ONE;
+        let report = run(&s, MarketCalendar::Crypto);
+        let invalid = only(&report, CheckKind::InvalidPrice);
+        assert_eq!((invalid.severity, invalid.rows.clone(), invalid.lines.clone()), (Severity::Error, vec![7, 12], vec![9, 14]));
+        let ohlc = only(&report, CheckKind::OhlcInconsistent);
+        assert_eq!((ohlc.rows.clone(), ohlc.first_ts), (vec![30], Some(s.bars.ts[30])));
+        assert!(report.has_errors());
+        assert!(report.confidence < 0.96);
+
+        // A close-only panel carries no real open or range: only the close is judged.
+        let mut panel = crypto_daily(60);
+        panel.fields = SeriesFields::CloseOnly;
+        panel.bars.open[3] = Decimal::ZERO;
+        panel.bars.high[4] = Decimal::ZERO;
+        assert!(run(&panel, MarketCalendar::Crypto).findings.is_empty());
+    }
+
+    #[test]
+    fn outliers_distinguish_bad_ticks_from_jumps() {
+        let mut s = crypto_daily(200);
+        s.bars.close[80] *= Decimal::from(3);
+        s.bars.high[80] = s.bars.close[80];
+        for i in 150..200 {
+            s.bars.open[i] *= Decimal::from(2);
+            s.bars.high[i] *= Decimal::from(2);
+            s.bars.low[i] *= Decimal::from(2);
+            s.bars.close[i] *= Decimal::from(2);
+        }
+        let report = run(&s, MarketCalendar::Crypto);
+        let out: Vec<&Finding> = report.findings.iter().filter(|f| f.check == CheckKind::Outlier).collect();
+        assert_eq!(out.len(), 2, "{}", report.render_text());
+        assert_eq!((out[0].severity, out[0].rows.clone(), out[0].lines.clone()), (Severity::Warning, vec![80], vec![82]));
+        assert_eq!((out[1].severity, out[1].rows.clone()), (Severity::Info, vec![150]));
+    }
+
+    #[test]
+    fn stale_closes_and_flat_bars_are_found() {
+        let mut s = labelled(synthetic("2024-01-01T00:00:00Z", 3_600, 300, false), Timeframe::H1, SeriesFields::Ohlcv);
+        for i in 100..106 {
+            s.bars.close[i] = s.bars.close[99];
+            s.bars.high[i] = s.bars.high[i].max(s.bars.close[i]);
+            s.bars.low[i] = s.bars.low[i].min(s.bars.close[i]);
+        }
+        for i in 200..205 {
+            let c = s.bars.close[i];
+            (s.bars.open[i], s.bars.high[i], s.bars.low[i]) = (c, c, c);
+        }
+        let report = run(&s, MarketCalendar::Crypto);
+        let stale: Vec<&Finding> = report.findings.iter().filter(|f| f.check == CheckKind::StalePrice).collect();
+        assert_eq!(stale.len(), 2, "{}", report.render_text());
+        assert_eq!(stale[0].rows, (100..106).collect::<Vec<_>>());
+        assert_eq!(stale[1].rows, (200..205).collect::<Vec<_>>());
+        // Daily bars need a longer run: six equal closes are not stale there.
+        let mut daily = crypto_daily(60);
+        for i in 10..16 {
+            daily.bars.close[i] = daily.bars.close[9];
+        }
+        daily.fields = SeriesFields::CloseOnly;
+        assert!(run(&daily, MarketCalendar::Crypto).findings.is_empty());
+    }
+
+    #[test]
+    fn volume_anomalies_are_found() {
+        let mut s = crypto_daily(100);
+        s.bars.volume[3] = Decimal::ZERO;
+        s.bars.volume[40] *= Decimal::from(1_000_000);
+        s.bars.volume[41] = -Decimal::ONE;
+        let report = run(&s, MarketCalendar::Crypto);
+        let vol: Vec<(Severity, Vec<usize>)> =
+            report.findings.iter().filter(|f| f.check == CheckKind::VolumeAnomaly).map(|f| (f.severity, f.rows.clone())).collect();
+        assert_eq!(vol, [(Severity::Error, vec![41]), (Severity::Warning, vec![3]), (Severity::Info, vec![40])]);
+    }
+
+    #[test]
+    fn missing_bars_count_against_expected_bars() {
+        let mut s = crypto_daily(100);
+        let keep: Vec<usize> = (0..100).filter(|i| !(30..33).contains(i)).collect();
+        s.bars.take_rows(&keep);
+        let report = run(&s, MarketCalendar::Crypto);
+        let f = only(&report, CheckKind::MissingBars);
+        assert_eq!((f.severity, f.count, report.expected_bars, report.missing_bars), (Severity::Warning, 3, 100, 3));
+        assert_eq!(report.gaps.len(), 1);
+        assert_eq!(f.first_ts, Timestamp::from_date(NaiveDate::from_ymd_opt(2024, 1, 31).unwrap()));
+        assert!((report.confidence - (1.0 - 0.5 * 3.0 / 100.0)).abs() < 1e-12);
+        let keep: Vec<usize> = (0..97).filter(|i| i % 10 != 5).collect();
+        s.bars.take_rows(&keep);
+        let report = run(&s, MarketCalendar::Crypto);
+        assert_eq!(only(&report, CheckKind::MissingBars).severity, Severity::Error);
+    }
+
+    #[test]
+    fn bars_on_closed_days_are_outside_the_session() {
+        // 2024-03-29 is Good Friday and 2024-03-30 a Saturday.
+        let s = labelled(synthetic("2024-03-25T00:00:00Z", 86_400, 10, false), Timeframe::D1, SeriesFields::Ohlcv);
+        let report = run(&s, MarketCalendar::UsEquity);
+        let f = only(&report, CheckKind::OutsideSession);
+        assert_eq!((f.rows.clone(), f.lines.clone()), (vec![4, 5, 6], vec![6, 7, 8]));
+        assert!(f.message.contains("Good Friday"), "{}", f.message);
+        assert_eq!(report.missing_bars, 0);
+    }
+
+    #[test]
+    fn added_findings_lower_confidence_and_render() {
+        let mut report = run(&crypto_daily(100), MarketCalendar::Crypto);
+        report.add_finding(invalid_rows_finding(&[17, 5], "a NaN close"));
+        assert_eq!(report.findings[0].lines, [5, 17]);
+        assert!((report.confidence - 0.98).abs() < 1e-12);
+        let text = report.render_text();
+        assert!(text.contains("confidence: 98.0%") && text.contains("line 5, line 17"), "{text}");
+        let json = report.to_json();
+        assert_eq!(json["findings"][0]["check"], "invalid_price");
+        assert_eq!(json["findings"][0]["severity"], "error");
+        assert_eq!(json["calendar"], "crypto");
+        let empty = run(&labelled(BarSeries::default(), Timeframe::D1, SeriesFields::Ohlcv), MarketCalendar::Crypto);
+        assert_eq!((empty.confidence, empty.has_errors()), (0.0, true));
+    }
+
+    /// A tiny reader for the shared sample files: first column a date (`format`), then OHLCV.
+    fn read_shared(name: &str, format: &str, tf: Timeframe) -> LabelledSeries {
+        let path = format!("{}/../../shared/data/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let mut bars = BarSeries::default();
+        for (i, line) in text.lines().enumerate().skip(1) {
+            let cells: Vec<&str> = line.split(',').collect();
+            let dt = NaiveDateTime::parse_from_str(cells[0], format)
+                .or_else(|_| NaiveDate::parse_from_str(cells[0], format).map(|d| d.and_hms_opt(0, 0, 0).unwrap()))
+                .unwrap();
+            let v: Vec<Decimal> = cells[1..=5].iter().map(|c| c.parse().unwrap()).collect();
+            bars.push(Timestamp::from_naive_utc(dt).unwrap(), v[0], v[1], v[2], v[3], v[4], i as u64 + 1);
+        }
+        labelled(bars, tf, SeriesFields::Ohlcv)
+    }
+
+    #[test]
+    fn goog_daily_is_complete_on_the_nyse_calendar() {
+        let report = run(&read_shared("GOOG.csv", "%Y-%m-%d", Timeframe::D1), MarketCalendar::UsEquity);
+        println!("{}", report.render_text());
+        assert!(!kinds(&report).contains(&CheckKind::MissingBars));
+        assert!(!kinds(&report).contains(&CheckKind::OutsideSession));
+        assert!(!report.has_errors() && report.confidence > 0.99);
+    }
+
+    #[test]
+    fn btcusd_monthly_has_no_missing_months() {
+        let report = run(&read_shared("BTCUSD.csv", "%Y-%m-%d", Timeframe::MO1), MarketCalendar::Crypto);
+        println!("{}", report.render_text());
+        assert_eq!((report.expected_bars, report.missing_bars), (156, 0));
+        assert!(!report.has_errors());
+    }
+
+    #[test]
+    fn eurusd_hourly_has_no_missing_bars() {
+        let report = run(&read_shared("EURUSD.csv", "%Y-%m-%d %H:%M:%S", Timeframe::H1), MarketCalendar::Forex);
+        println!("{}", report.render_text());
+        assert_eq!(report.missing_bars, 0);
+        // Two flat Friday bars of volume 1 at 17:00 New York, after the forex close.
+        assert_eq!(only(&report, CheckKind::OutsideSession).lines, [2942, 3183]);
+        assert!(!report.has_errors());
+    }
+}
