@@ -129,8 +129,9 @@ impl Settings {
     fn figment(file: &Path, profile: &str) -> Figment {
         Figment::from(Serialized::defaults(Settings::default()))
             .merge(Toml::file(file).nested())
-            .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL", "ARTIFACTS_URL"]).lowercase(true))
-            .merge(Env::prefixed("SEXTANT_").ignore(&["PROFILE", "CONFIG"]).split("__"))
+            // Environment variables are global: they override every profile's file values.
+            .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL", "ARTIFACTS_URL"]).lowercase(true).global())
+            .merge(Env::prefixed("SEXTANT_").ignore(&["PROFILE", "CONFIG"]).split("__").global())
             .select(profile)
     }
 
@@ -205,16 +206,11 @@ fn tracing_filter_is_valid(filter: &str) -> Result<(), String> {
         return Err("must not be empty".into());
     }
     for item in filter.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        // A bare word is a valid tracing target, but here it is far more often a mistyped
+        // level, so every directive must carry a level.
         let level = item.rsplit_once('=').map_or(item, |(_, l)| l);
-        let is_target_only = !item.contains('=') && !LEVELS.contains(&item.to_ascii_lowercase().as_str());
-        if is_target_only {
-            if item.chars().all(|c| c.is_alphanumeric() || c == '_' || c == ':') {
-                continue;
-            }
-            return Err(format!("`{item}` is not a level or a target"));
-        }
         if !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
-            return Err(format!("`{level}` is not one of {}", LEVELS.join(", ")));
+            return Err(format!("`{level}` is not one of {} (write target=level for a target)", LEVELS.join(", ")));
         }
     }
     Ok(())
@@ -225,15 +221,18 @@ mod tests {
     use super::*;
 
     fn load_with(toml: &str, profile: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let mut loaded = None;
         figment::Jail::try_with(|jail| {
+            jail.clear_env();
             jail.create_file("sextant.toml", toml)?;
             for (k, v) in env {
                 jail.set_env(k, v);
             }
-            Settings::load(&ConfigSource { file: None, profile: Some(profile.into()) })
-                .map_err(|e| figment::Error::from(e.to_string()))
+            loaded = Some(Settings::load(&ConfigSource { file: None, profile: Some(profile.into()) }));
+            Ok(())
         })
-        .map_err(|e| ConfigError::Source(e.to_string()))
+        .map_err(|e| ConfigError::Source(e.to_string()))?;
+        loaded.unwrap_or_else(|| Err(ConfigError::Source("the jail did not run".into())))
     }
 
     #[test]

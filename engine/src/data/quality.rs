@@ -196,7 +196,7 @@ impl QualityReport {
     pub fn add_finding(&mut self, finding: Finding) {
         self.findings.push(finding);
         // Stable, so findings of equal severity keep the order the checks ran in.
-        self.findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+        self.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         self.confidence = self.score();
     }
 
@@ -381,7 +381,7 @@ pub fn validate(series: &LabelledSeries, calendar: MarketCalendar, config: &Qual
     for f in findings {
         report.findings.push(f);
     }
-    report.findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    report.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     report.confidence = report.score();
     report
 }
@@ -565,7 +565,7 @@ fn stale_checks(series: &LabelledSeries, kept: &[usize], close: &[f64], cfg: &Qu
 /// Negative and zero volume, and volume spikes by robust z of ln(1 + volume).
 fn volume_checks(bars: &BarSeries, kept: &[usize], cfg: &QualityConfig, findings: &mut Vec<Finding>) {
     let volume = BarSeries::as_f64(&bars.volume);
-    let negative: Vec<usize> = (0..volume.len()).filter(|&i| !(volume[i] >= 0.0)).collect();
+    let negative: Vec<usize> = (0..volume.len()).filter(|&i| volume[i].is_nan() || volume[i] < 0.0 || volume[i].is_infinite()).collect();
     if !negative.is_empty() {
         let msg = format!("{} with negative or non-finite volume", plural(negative.len(), "row"));
         findings.push(Finding::for_rows(CheckKind::VolumeAnomaly, Severity::Error, msg, bars, &negative));
