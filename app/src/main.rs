@@ -1,6 +1,7 @@
 //! The `sextant` binary: parses the command line, loads the layered configuration, sets up
 //! logging, and hands each subcommand to its module under `commands`.
 
+#[macro_use]
 mod commands;
 mod logging;
 
@@ -53,6 +54,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
@@ -84,9 +86,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Config => {
                 let mut shown = settings.clone();
                 shown.database_url = engine::storage::redact_url(&shown.effective_database_url());
-                println!("{}", serde_json::to_string_pretty(&shown)?);
+                outln!("{}", serde_json::to_string_pretty(&shown)?);
                 Ok(())
             }
         }
     })
+}
+
+/// True when the error is stdout closing under us (the reader of a pipe went away).
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }

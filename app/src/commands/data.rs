@@ -10,8 +10,8 @@ use clap::{Args, Subcommand};
 use engine::config::Settings;
 use engine::data::calendar::MarketCalendar;
 use engine::data::catalog::{Catalog, DatasetInfo, fields_of};
-use engine::data::import::{ImportOptions, RowPolicy, read_file};
-use engine::data::quality::{QualityConfig, QualityReport, validate};
+use engine::data::import::{ImportOptions, RejectedRow, RowPolicy, read_file};
+use engine::data::quality::{QualityConfig, QualityReport, invalid_rows_finding, validate};
 use engine::data::resample::resample;
 use engine::data::synth::{SynthConfig, write_csv};
 use engine::data::{LabelledSeries, SeriesFields};
@@ -161,10 +161,10 @@ async fn import(args: ImportArgs, settings: &Settings) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summaries)?);
+        outln!("{}", serde_json::to_string_pretty(&summaries)?);
     } else {
         for s in &summaries {
-            println!(
+            outln!(
                 "{:<10} {:>4}  {} rows read, {} new, {} stored ({} .. {})",
                 s.symbol, s.timeframe, s.rows_read, s.rows_added, s.dataset.rows, s.dataset.first_ts, s.dataset.last_ts
             );
@@ -186,29 +186,53 @@ pub async fn refresh_quality(catalog: &Catalog, info: &DatasetInfo) -> anyhow::R
 }
 
 fn calendar_named(name: &str) -> anyhow::Result<MarketCalendar> {
-    match name {
-        "us_equity" => Ok(MarketCalendar::UsEquity),
-        "forex" => Ok(MarketCalendar::Forex),
-        "crypto" => Ok(MarketCalendar::Crypto),
-        other => bail!("calendar `{other}` is not one of us_equity, forex, crypto"),
+    MarketCalendar::from_str(name).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Rows a lenient read could not use become one invalid-price finding per column.
+fn add_rejected_rows(report: &mut QualityReport, rejected: &[RejectedRow]) {
+    let mut by_column: Vec<(&str, Vec<u64>, &str)> = Vec::new();
+    for r in rejected {
+        match by_column.iter_mut().find(|(c, _, _)| *c == r.column) {
+            Some((_, lines, _)) => lines.push(r.line),
+            None => by_column.push((&r.column, vec![r.line], &r.reason)),
+        }
     }
+    for (column, lines, example) in by_column {
+        report.add_finding(invalid_rows_finding(&lines, &format!("column `{column}`, e.g. {example}")));
+    }
+}
+
+/// One line per report: symbol, timeframe, calendar, rows, missing bars, findings, confidence.
+pub fn summary_line(r: &QualityReport) -> String {
+    let worst = r.worst().map_or("clean", |s| s.as_str());
+    format!(
+        "{:<10} {:>4}  {:<9} {:>7} rows  {:>6} missing  {:>2} findings (worst: {worst:<7})  confidence {:>5.1}%",
+        r.symbol,
+        r.timeframe.to_string(),
+        r.calendar.name(),
+        r.rows,
+        r.missing_bars,
+        r.findings.len(),
+        r.confidence * 100.0
+    )
 }
 
 async fn list(settings: &Settings, json: bool) -> anyhow::Result<()> {
     let catalog = open_catalog(settings).await?;
     let datasets = catalog.list().await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&datasets)?);
+        outln!("{}", serde_json::to_string_pretty(&datasets)?);
         return Ok(());
     }
     if datasets.is_empty() {
-        println!("The catalog at {} is empty: import files with `sextant data import FILE…`.", catalog.root().display());
+        outln!("The catalog at {} is empty: import files with `sextant data import FILE…`.", catalog.root().display());
         return Ok(());
     }
-    println!("{:<10} {:>4} {:<8} {:<10} {:>9}  {:<20} {:<20} {:>8}", "SYMBOL", "TF", "CLASS", "FIELDS", "ROWS", "FIRST", "LAST", "QUALITY");
+    outln!("{:<10} {:>4} {:<8} {:<10} {:>9}  {:<20} {:<20} {:>8}", "SYMBOL", "TF", "CLASS", "FIELDS", "ROWS", "FIRST", "LAST", "QUALITY");
     for d in datasets {
         let quality = d.quality_confidence.map_or_else(|| "-".to_owned(), |c| format!("{:.1}%", c * 100.0));
-        println!(
+        outln!(
             "{:<10} {:>4} {:<8} {:<10} {:>9}  {:<20} {:<20} {:>8}",
             d.symbol, d.timeframe, d.asset_class, d.fields, d.rows, d.first_ts, d.last_ts, quality
         );
@@ -260,9 +284,7 @@ fn inspect_file(path: &Path, args: &InspectArgs) -> anyhow::Result<()> {
             None => MarketCalendar::for_asset_class(*class),
         };
         let mut report = validate(series, calendar, &QualityConfig::default());
-        if !read.rejected.is_empty() {
-            report.add_rejected_rows(&read.rejected);
-        }
+        add_rejected_rows(&mut report, &read.rejected);
         reports.push(report);
     }
     print_reports(&reports, args.json)
@@ -314,7 +336,7 @@ async fn resample_cmd(args: ResampleArgs, settings: &Settings) -> anyhow::Result
     let series = LabelledSeries { symbol, timeframe: to, fields, bars: coarse };
     let summary = catalog.store_series(series, class, &format!("resample {} {from} -> {to}", info.symbol)).await?;
     refresh_quality(&catalog, &summary.dataset).await?;
-    println!(
+    outln!(
         "{} {from} -> {to}: {} bars from {} ({} .. {})",
         summary.symbol, summary.dataset.rows, bars.len(), summary.dataset.first_ts, summary.dataset.last_ts
     );
@@ -332,8 +354,14 @@ fn synth(args: SynthArgs) -> anyhow::Result<()> {
     let tmp = args.out.with_extension("csv.partial");
     let file = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     let bar = progress(args.bars as u64, "synthesising");
-    let written = write_csv(&config, std::io::BufWriter::with_capacity(1 << 20, file), |n| bar.set_position(n as u64))
-        .with_context(|| format!("writing {}", tmp.display()))?;
+    let written = match write_csv(&config, std::io::BufWriter::with_capacity(1 << 20, file), |n| bar.set_position(n as u64)) {
+        Ok(n) => n,
+        Err(e) => {
+            // Leave no partial file behind.
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e).with_context(|| format!("writing {}", tmp.display()));
+        }
+    };
     std::fs::rename(&tmp, &args.out).with_context(|| format!("moving {} into place", args.out.display()))?;
     bar.finish_and_clear();
     eprintln!("wrote {written} bars to {} (seed {})", args.out.display(), args.seed);

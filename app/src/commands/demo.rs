@@ -8,7 +8,7 @@ use clap::Args;
 use engine::config::Settings;
 use engine::data::import::ImportOptions;
 
-use super::data::refresh_quality;
+use super::data::{refresh_quality, summary_line};
 use super::{open_catalog, progress};
 
 #[derive(Args, Debug)]
@@ -33,7 +33,7 @@ pub async fn run(args: DemoArgs, settings: &Settings) -> anyhow::Result<()> {
         anyhow::bail!("no CSV or Parquet files in {}", args.sample_dir.display());
     }
     let catalog = open_catalog(settings).await?;
-    println!("Sextant demo: importing {} sample files into {}\n", files.len(), catalog.root().display());
+    outln!("Sextant demo: importing {} sample files into {}\n", files.len(), catalog.root().display());
     let bar = progress(files.len() as u64, "importing");
     let mut imported = Vec::new();
     for file in &files {
@@ -45,12 +45,12 @@ pub async fn run(args: DemoArgs, settings: &Settings) -> anyhow::Result<()> {
     for s in &imported {
         let report = refresh_quality(&catalog, &s.dataset).await?;
         if args.brief {
-            println!("{}", report.summary_line());
+            outln!("{}", summary_line(&report));
         } else {
-            println!("{}", report.render_text());
+            outln!("{}", report.render_text());
         }
     }
-    println!(
+    outln!(
         "{} series imported ({} new bars). Next: `sextant data list`, `sextant data inspect GOOG`.",
         imported.len(),
         imported.iter().map(|s| s.rows_added).sum::<usize>()

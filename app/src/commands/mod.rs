@@ -1,6 +1,15 @@
 //! One module per top-level subcommand, plus what they share: opening the catalog the
 //! configuration points at, and progress bars.
 
+/// `println!` that returns an error instead of panicking when stdout closes early
+/// (`sextant data list | head`); `main` treats a broken pipe as a normal end.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
 pub mod data;
 pub mod demo;
 

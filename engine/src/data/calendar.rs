@@ -365,7 +365,11 @@ impl MarketCalendar {
                 .into_iter()
                 .map(Timestamp::from_nanos)
                 .collect(),
-            _ => self.expected_keys(bucket, bucket.key(start), bucket.key(end)).into_iter().map(|k| bucket.stamp(k)).collect(),
+            _ => self
+                .expected_keys(bucket, bucket.key(start), bucket.key(end))
+                .into_iter()
+                .map(|k| bucket.stamp(k))
+                .collect(),
         }
     }
 
@@ -726,11 +730,17 @@ mod tests {
         // Month ends, as the BTC file stamps them, with March 2024 absent.
         let months = [ts("2024-01-31T00:00:00Z"), ts("2024-02-29T00:00:00Z"), ts("2024-04-30T00:00:00Z")];
         let missing = MarketCalendar::Crypto.missing_bars(&months, Timeframe::MO1);
-        assert_eq!(missing, [MissingRange { from: ts("2024-03-01T00:00:00Z"), to: ts("2024-03-01T00:00:00Z"), count: 1 }]);
+        assert_eq!(
+            missing,
+            [MissingRange { from: ts("2024-03-01T00:00:00Z"), to: ts("2024-03-01T00:00:00Z"), count: 1 }]
+        );
         // Fridays stamp weeks as well as Mondays do; a skipped week is reported by its Monday.
         let weeks = [ts("2024-01-05T00:00:00Z"), ts("2024-01-08T00:00:00Z"), ts("2024-01-26T00:00:00Z")];
         let missing = cal.missing_bars(&weeks, Timeframe::W1);
-        assert_eq!(missing, [MissingRange { from: ts("2024-01-15T00:00:00Z"), to: ts("2024-01-15T00:00:00Z"), count: 1 }]);
+        assert_eq!(
+            missing,
+            [MissingRange { from: ts("2024-01-15T00:00:00Z"), to: ts("2024-01-15T00:00:00Z"), count: 1 }]
+        );
         assert_eq!(cal.expected_bars(ts("2024-01-01T00:00:00Z"), ts("2024-12-31T00:00:00Z"), Timeframe::W1).len(), 53);
         assert_eq!(cal.expected_bars(ts("2024-01-15T00:00:00Z"), ts("2024-06-01T00:00:00Z"), Timeframe::MO1).len(), 6);
     }
@@ -754,12 +764,16 @@ mod tests {
     #[test]
     fn gaps_are_reported_as_runs() {
         let cal = MarketCalendar::Crypto;
-        let mut stamps: Vec<Timestamp> = (0..48).map(|h| ts("2024-01-01T00:00:00Z").saturating_add(h * 3_600_000_000_000)).collect();
+        let mut stamps: Vec<Timestamp> =
+            (0..48).map(|h| ts("2024-01-01T00:00:00Z").saturating_add(h * 3_600_000_000_000)).collect();
         stamps.retain(|t| !(5..8).contains(&t.to_datetime().hour()) || t.date() != d(2024, 1, 1));
         stamps.remove(30);
         let missing = cal.missing_bars(&stamps, Timeframe::H1);
         assert_eq!(missing.len(), 2);
-        assert_eq!((missing[0].from, missing[0].to, missing[0].count), (ts("2024-01-01T05:00:00Z"), ts("2024-01-01T07:00:00Z"), 3));
+        assert_eq!(
+            (missing[0].from, missing[0].to, missing[0].count),
+            (ts("2024-01-01T05:00:00Z"), ts("2024-01-01T07:00:00Z"), 3)
+        );
         assert_eq!(missing[1].count, 1);
         assert_eq!(cal.coverage(&stamps, Timeframe::H1).expected, 48);
         assert!(cal.missing_bars(&[], Timeframe::H1).is_empty());
