@@ -87,7 +87,11 @@ fn inspect_respects_each_market_calendar() {
 fn bad_input_is_refused_with_file_line_and_column() {
     let env = Env::new();
     let bad = env.dir.path().join("bad.csv");
-    std::fs::write(&bad, "Date,Open,High,Low,Close,Volume\n2024-01-02,10,11,9,10.5,100\n2024-01-03,10,11,9,NaN,100\n").unwrap();
+    std::fs::write(
+        &bad,
+        "Date,Open,High,Low,Close,Volume\n2024-01-02,10,11,9,10.5,100\n2024-01-03,10,11,9,NaN,100\n2024-01-04,10,11,9,10.5,100\n2024-01-05,10,11,9,10.5,100\n",
+    )
+    .unwrap();
     let out = env.run(&["data", "import", bad.to_str().unwrap()]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);

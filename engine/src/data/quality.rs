@@ -427,7 +427,8 @@ impl Checks<'_> {
         for &i in &order {
             match kept.last_mut() {
                 Some(last) if ts[*last] == ts[i] => {
-                    if same_values(*last, i) { &mut copies } else { &mut conflicts }.push(i);
+                    let repeat = if same_values(*last, i) { &mut copies } else { &mut conflicts };
+                    repeat.push(i);
                     *last = i;
                 }
                 _ => kept.push(i),
@@ -490,7 +491,8 @@ impl Checks<'_> {
         while k < rets.len() {
             if z(k).abs() > limit {
                 let reverts = k + 1 < rets.len() && z(k + 1).abs() > limit && z(k + 1).signum() != z(k).signum();
-                if reverts { &mut spikes } else { &mut jumps }.push(kept[at[k]]);
+                let kind = if reverts { &mut spikes } else { &mut jumps };
+                kind.push(kept[at[k]]);
                 k += usize::from(reverts);
             }
             k += 1;
