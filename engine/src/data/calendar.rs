@@ -608,18 +608,11 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn shared(name: &str) -> String {
-        let path = format!("{}/../../shared/data/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
-
-    /// The first column of a shared CSV file, parsed with `format` (a date or a date-time).
+    /// The first column of a shared sample file, parsed with `format` (a date or a date-time).
     fn shared_stamps(name: &str, format: &str) -> Vec<Timestamp> {
-        let text = shared(name);
-        let stamps: Vec<Timestamp> = text
-            .lines()
-            .skip(1)
-            .filter(|l| !l.trim().is_empty())
+        let path = format!("{}/../../shared/data/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let stamps: Vec<Timestamp> = (text.lines().skip(1).filter(|l| !l.trim().is_empty()))
             .map(|l| {
                 let cell = l.split(',').next().unwrap();
                 let dt = chrono::NaiveDateTime::parse_from_str(cell, format)
@@ -630,14 +623,6 @@ mod tests {
             .collect();
         assert!(stamps.windows(2).all(|w| w[0] < w[1]), "{name} is sorted");
         stamps
-    }
-
-    fn assert_complete(name: &str, stamps: &[Timestamp], cal: MarketCalendar, tf: Timeframe) {
-        let cov = cal.coverage(stamps, tf);
-        assert!(cov.missing.is_empty(), "{name}: missing {:?}", &cov.missing[..cov.missing.len().min(10)]);
-        let outside: Vec<String> = cal.outside_session(stamps, tf).iter().map(|&i| stamps[i].to_string()).collect();
-        assert!(outside.is_empty(), "{name}: bars on closed days {outside:?}");
-        assert_eq!(cov.expected, stamps.len(), "{name}");
     }
 
     #[test]
@@ -781,23 +766,21 @@ mod tests {
     }
 
     #[test]
-    fn goog_daily_has_every_nyse_session_and_no_other() {
-        let stamps = shared_stamps("GOOG.csv", "%Y-%m-%d");
-        assert_eq!(stamps.len(), 2148);
-        assert_complete("GOOG", &stamps, MarketCalendar::UsEquity, Timeframe::D1);
-    }
-
-    #[test]
-    fn sp500_daily_has_every_nyse_session_and_no_other() {
-        let stamps = shared_stamps("SP500.csv", "%m/%d/%Y");
-        assert_eq!(stamps.len(), 5031);
-        assert_complete("SP500", &stamps, MarketCalendar::UsEquity, Timeframe::D1);
-    }
-
-    #[test]
-    fn sp500_stocks_panel_matches_nyse_from_1990_to_2022() {
-        let stamps = shared_stamps("SP500_STOCKS.csv", "%Y-%m-%d");
-        assert_complete("SP500_STOCKS", &stamps, MarketCalendar::UsEquity, Timeframe::D1);
+    fn daily_files_have_every_nyse_session_and_no_other() {
+        // GOOG 2004-2013, the S&P 500 1999-2018 and a stock panel 1990-2022.
+        for (name, format, rows) in
+            [("GOOG.csv", "%Y-%m-%d", 2148), ("SP500.csv", "%m/%d/%Y", 5031), ("SP500_STOCKS.csv", "%Y-%m-%d", 8313)]
+        {
+            let stamps = shared_stamps(name, format);
+            assert_eq!(stamps.len(), rows);
+            let cal = MarketCalendar::UsEquity;
+            let cov = cal.coverage(&stamps, Timeframe::D1);
+            assert!(cov.missing.is_empty(), "{name}: missing {:?}", &cov.missing[..cov.missing.len().min(10)]);
+            let outside = cal.outside_session(&stamps, Timeframe::D1);
+            let outside: Vec<String> = outside.iter().map(|&i| stamps[i].to_string()).collect();
+            assert!(outside.is_empty(), "{name}: bars on closed days {outside:?}");
+            assert_eq!(cov.expected, stamps.len(), "{name}");
+        }
     }
 
     #[test]
