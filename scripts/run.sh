@@ -5,5 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 scripts/setup.sh
-cargo build -p sextant --bin sextant
+# The same build as the test command (every target of the workspace): cargo resolves one
+# feature set for it, so running the tests after this (or this after the tests) rebuilds nothing.
+cargo build --workspace --all-targets
 exec "$CARGO_TARGET_DIR/debug/sextant" demo "$@"

@@ -131,7 +131,14 @@ impl Settings {
             .merge(Toml::file(file).nested())
             // Environment variables are global: they override every profile's file values.
             .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL", "ARTIFACTS_URL"]).lowercase(true).global())
-            .merge(Env::prefixed("SEXTANT_").ignore(&["PROFILE", "CONFIG"]).split("__").global())
+            // `SEXTANT_TEST_*` belongs to the test suite (e.g. its PostgreSQL URL), not to settings.
+            .merge(
+                Env::prefixed("SEXTANT_")
+                    .ignore(&["PROFILE", "CONFIG"])
+                    .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"))
+                    .split("__")
+                    .global(),
+            )
             .select(profile)
     }
 
