@@ -78,7 +78,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
     settings.validate()?;
     logging::init(&settings)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {
         match cli.command {
             Command::Data(cmd) => commands::data::run(cmd, &settings).await,

@@ -62,13 +62,22 @@ fn every_sample_file_imports_with_no_options() {
     assert_eq!(find("MSFT")["dataset"]["fields"], "close_only");
     let listed = json(&env.ok(&["data", "list", "--json"]));
     assert_eq!(listed.as_array().unwrap().len(), 24);
-    assert!(listed.as_array().unwrap().iter().all(|d| d["quality_confidence"].is_number()), "every import records a quality score");
+    assert!(
+        listed.as_array().unwrap().iter().all(|d| d["quality_confidence"].is_number()),
+        "every import records a quality score"
+    );
 }
 
 #[test]
 fn inspect_respects_each_market_calendar() {
     let env = Env::new();
-    env.ok(&["data", "import", sample("GOOG.csv").to_str().unwrap(), sample("EURUSD.csv").to_str().unwrap(), sample("BTCUSD.csv").to_str().unwrap()]);
+    env.ok(&[
+        "data",
+        "import",
+        sample("GOOG.csv").to_str().unwrap(),
+        sample("EURUSD.csv").to_str().unwrap(),
+        sample("BTCUSD.csv").to_str().unwrap(),
+    ]);
     let goog = json(&env.ok(&["data", "inspect", "GOOG", "--json"]));
     let goog = &goog[0];
     assert_eq!(goog["calendar"], "us_equity");
@@ -77,7 +86,8 @@ fn inspect_respects_each_market_calendar() {
     assert_eq!(eurusd["calendar"], "forex");
     assert_eq!(eurusd["missing_bars"], 0, "EURUSD: the weekend closure is respected: {eurusd}");
     // The same daily GOOG bars judged as crypto (always open) have every weekend missing.
-    let as_crypto = &json(&env.ok(&["data", "inspect", sample("GOOG.csv").to_str().unwrap(), "--calendar", "crypto", "--json"]))[0];
+    let as_crypto =
+        &json(&env.ok(&["data", "inspect", sample("GOOG.csv").to_str().unwrap(), "--calendar", "crypto", "--json"]))[0];
     assert!(as_crypto["missing_bars"].as_u64().unwrap() > 800, "{as_crypto}");
     let text = env.ok(&["data", "inspect", "GOOG"]);
     assert!(text.contains("GOOG") && text.contains("confidence"), "{text}");
@@ -109,7 +119,10 @@ fn bad_input_is_refused_with_file_line_and_column() {
     // Inspecting the bad file (without importing) reports the rejected row instead of failing.
     let report = &json(&env.ok(&["data", "inspect", bad.to_str().unwrap(), "--json"]))[0];
     let findings = report["findings"].as_array().unwrap();
-    assert!(findings.iter().any(|f| f["lines"].as_array().is_some_and(|l| l.contains(&serde_json::json!(3)))), "{report}");
+    assert!(
+        findings.iter().any(|f| f["lines"].as_array().is_some_and(|l| l.contains(&serde_json::json!(3)))),
+        "{report}"
+    );
 }
 
 #[test]
@@ -123,7 +136,17 @@ fn resample_and_query_round_trip_through_the_catalog() {
     assert_eq!(lines.len(), 2, "{csv}");
     assert!(lines[1].starts_with("2017-04-24T00:00:00Z,"), "{csv}");
     // Monday's forex day runs from Sunday 21:00 UTC (17:00 New York, daylight time) to Monday 21:00.
-    let hourly = env.ok(&["data", "query", "EURUSD", "--timeframe", "1h", "--from", "2017-04-23T21:00:00Z", "--to", "2017-04-24T20:00:00Z"]);
+    let hourly = env.ok(&[
+        "data",
+        "query",
+        "EURUSD",
+        "--timeframe",
+        "1h",
+        "--from",
+        "2017-04-23T21:00:00Z",
+        "--to",
+        "2017-04-24T20:00:00Z",
+    ]);
     let hours: Vec<Vec<&str>> = hourly.lines().skip(1).map(|l| l.split(',').collect()).collect();
     let day: Vec<&str> = lines[1].split(',').collect();
     assert_eq!(day[1], hours[0][1], "open is the first hour's open");
@@ -140,7 +163,8 @@ fn synthetic_data_is_seeded_and_importable() {
     env.ok(&["data", "synth", "--bars", "5000", "--seed", "7", "--out", a.to_str().unwrap()]);
     env.ok(&["data", "synth", "--bars", "5000", "--seed", "7", "--out", b.to_str().unwrap()]);
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap(), "same seed, same bytes");
-    let summaries = json(&env.ok(&["data", "import", "--json", "--symbol", "SYN", "--asset-class", "crypto", a.to_str().unwrap()]));
+    let summaries =
+        json(&env.ok(&["data", "import", "--json", "--symbol", "SYN", "--asset-class", "crypto", a.to_str().unwrap()]));
     assert_eq!(summaries[0]["rows_added"], 5000);
     assert_eq!(summaries[0]["timeframe"], "1m");
 }

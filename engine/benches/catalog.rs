@@ -45,7 +45,13 @@ fn csv_floor(path: &Path) -> (usize, f64) {
     (rows, start.elapsed().as_secs_f64())
 }
 
-fn python_reference(python: &str, csv: &Path, parquet_out: &Path, queries: usize, span_ns: (i64, i64)) -> Option<(f64, f64)> {
+fn python_reference(
+    python: &str,
+    csv: &Path,
+    parquet_out: &Path,
+    queries: usize,
+    span_ns: (i64, i64),
+) -> Option<(f64, f64)> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/reference/pandas_catalog.py");
     let out = Command::new(python)
         .arg(script)
@@ -57,7 +63,10 @@ fn python_reference(python: &str, csv: &Path, parquet_out: &Path, queries: usize
         .output()
         .ok()?;
     if !out.status.success() {
-        eprintln!("pandas reference unavailable: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
+        eprintln!(
+            "pandas reference unavailable: {}",
+            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
+        );
         return None;
     }
     let text = String::from_utf8_lossy(&out.stdout);
@@ -74,12 +83,14 @@ fn main() {
     let csv_path = dir.path().join("SYN.csv");
     let config = SynthConfig { seed: 1, bars, timeframe: Timeframe::M1, ..SynthConfig::default() };
     let t = Instant::now();
-    write_csv(&config, std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&csv_path).unwrap()), |_| {}).unwrap();
+    write_csv(&config, std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&csv_path).unwrap()), |_| {})
+        .unwrap();
     let size_mb = std::fs::metadata(&csv_path).unwrap().len() as f64 / 1e6;
     println!("synthetic CSV: {bars} bars, {size_mb:.0} MB, written in {:.1}s", t.elapsed().as_secs_f64());
 
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let db = rt.block_on(Database::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display()))).unwrap();
+    let db =
+        rt.block_on(Database::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display()))).unwrap();
     let catalog = Catalog::new(dir.path().join("catalog"), db);
     let options = ImportOptions { asset_class: Some(AssetClass::Crypto), ..ImportOptions::default() };
 
@@ -101,7 +112,14 @@ fn main() {
     for _ in 0..queries {
         let from = rng.random_range(first..(last - day).max(first + 1));
         let t = Instant::now();
-        let got = catalog.query_blocking(&symbol, Timeframe::M1, Some(Timestamp::from_nanos(from)), Some(Timestamp::from_nanos(from + day - 1))).unwrap();
+        let got = catalog
+            .query_blocking(
+                &symbol,
+                Timeframe::M1,
+                Some(Timestamp::from_nanos(from)),
+                Some(Timestamp::from_nanos(from + day - 1)),
+            )
+            .unwrap();
         times.push(t.elapsed().as_secs_f64());
         returned += got.len();
     }
@@ -112,16 +130,35 @@ fn main() {
     println!();
     println!("import of {bars} bars (parse, validate, exact decimals, Parquet + index):");
     if let Some((pd_import, _)) = reference {
-        println!("  ratio sextant/pandas  {:.2}x time   (sextant {:.1}s = {:.2} M bars/s; pandas read_csv+to_parquet {:.1}s = {:.2} M bars/s)",
-            ours_import / pd_import, ours_import, bars as f64 / ours_import / 1e6, pd_import, bars as f64 / pd_import / 1e6);
+        println!(
+            "  ratio sextant/pandas  {:.2}x time   (sextant {:.1}s = {:.2} M bars/s; pandas read_csv+to_parquet {:.1}s = {:.2} M bars/s)",
+            ours_import / pd_import,
+            ours_import,
+            bars as f64 / ours_import / 1e6,
+            pd_import,
+            bars as f64 / pd_import / 1e6
+        );
     }
-    println!("  ratio sextant/floor   {:.2}x time   (csv crate to f64 only, no validation: {:.1}s = {:.2} M bars/s)",
-        ours_import / floor_secs, floor_secs, bars as f64 / floor_secs / 1e6);
+    println!(
+        "  ratio sextant/floor   {:.2}x time   (csv crate to f64 only, no validation: {:.1}s = {:.2} M bars/s)",
+        ours_import / floor_secs,
+        floor_secs,
+        bars as f64 / floor_secs / 1e6
+    );
     println!("  sextant import rate   {:.2} M bars/s ({ours_import:.1}s)", bars as f64 / ours_import / 1e6);
     println!("query of one day (1,440 bars) at a random point, median of {queries}:");
     if let Some((_, pd_query)) = reference {
-        println!("  ratio sextant/pyarrow {:.2}x time   (sextant {:.2} ms, pyarrow read_table with filters {:.2} ms)", ours_query / pd_query, ours_query * 1e3, pd_query * 1e3);
+        println!(
+            "  ratio sextant/pyarrow {:.2}x time   (sextant {:.2} ms, pyarrow read_table with filters {:.2} ms)",
+            ours_query / pd_query,
+            ours_query * 1e3,
+            pd_query * 1e3
+        );
     }
-    println!("  sextant query rate    {:.0} queries/s, {:.1} ms median, {} bars returned on average",
-        1.0 / ours_query, ours_query * 1e3, returned / queries.max(1));
+    println!(
+        "  sextant query rate    {:.0} queries/s, {:.1} ms median, {} bars returned on average",
+        1.0 / ours_query,
+        ours_query * 1e3,
+        returned / queries.max(1)
+    );
 }

@@ -163,11 +163,16 @@ impl Settings {
             if !ok {
                 return Err(ConfigError::invalid(
                     "artifacts_url",
-                    format!("`{}` must be a path or a file://, s3://, gs://, az:// or memory:// URL", self.artifacts_url),
+                    format!(
+                        "`{}` must be a path or a file://, s3://, gs://, az:// or memory:// URL",
+                        self.artifacts_url
+                    ),
                 ));
             }
         }
-        if !self.redis_url.is_empty() && !self.redis_url.starts_with("redis://") && !self.redis_url.starts_with("rediss://")
+        if !self.redis_url.is_empty()
+            && !self.redis_url.starts_with("redis://")
+            && !self.redis_url.starts_with("rediss://")
         {
             return Err(ConfigError::invalid("redis_url", format!("`{}` must start with redis://", self.redis_url)));
         }
@@ -227,6 +232,8 @@ fn tracing_filter_is_valid(filter: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    // figment's Jail fixes the closure's error type; its size is not ours to choose.
+    #[allow(clippy::result_large_err)]
     fn load_with(toml: &str, profile: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let mut loaded = None;
         figment::Jail::try_with(|jail| {

@@ -143,7 +143,16 @@ fn fills_move_cash_and_positions_exactly() {
     let mut p = Portfolio::new("USD", Decimal::from(10_000));
     let at = Timestamp::from_nanos(0);
     let fill = |side, price: &str, qty: i64, fee: &str| {
-        Fill::new(OrderId::new("c").unwrap(), sym.clone(), side, price.parse().unwrap(), Decimal::from(qty), fee.parse().unwrap(), at).unwrap()
+        Fill::new(
+            OrderId::new("c").unwrap(),
+            sym.clone(),
+            side,
+            price.parse().unwrap(),
+            Decimal::from(qty),
+            fee.parse().unwrap(),
+            at,
+        )
+        .unwrap()
     };
     p.apply_fill(&fill(Side::Buy, "100.10", 10, "1.00"));
     p.apply_fill(&fill(Side::Buy, "100.40", 10, "1.00"));
@@ -165,6 +174,15 @@ fn instrument_terms_are_validated() {
     assert_eq!(Instrument::forex("EUR", "EUR", Decimal::new(1, 4)).unwrap_err().field, "forex.quote");
     assert_eq!(Instrument::crypto("BTC", "USDT", Decimal::ZERO, Decimal::ONE).unwrap_err().field, "lot_size");
     assert_eq!(Symbol::new("  ").unwrap_err().field, "symbol");
-    let err = TradingSignal::new(Timestamp::from_nanos(0), Symbol::new("X").unwrap(), SignalAction::Sell, 1.5, 1, Timeframe::D1, "m/1").unwrap_err();
+    let err = TradingSignal::new(
+        Timestamp::from_nanos(0),
+        Symbol::new("X").unwrap(),
+        SignalAction::Sell,
+        1.5,
+        1,
+        Timeframe::D1,
+        "m/1",
+    )
+    .unwrap_err();
     assert_eq!(err.field, "confidence");
 }

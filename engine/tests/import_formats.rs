@@ -25,7 +25,10 @@ async fn binance_klines_import_with_no_options() {
          1704067260000,42298.62000000,42320.00000000,42298.61000000,42320.00000000,21.02220000,1704067319999,889365.2,814,12.5,529034.8,0\n",
     )
     .unwrap();
-    let summary = catalog.import_file(&ms, &ImportOptions { symbol: Some("BTCUSDT".into()), ..Default::default() }).await.unwrap();
+    let summary = catalog
+        .import_file(&ms, &ImportOptions { symbol: Some("BTCUSDT".into()), ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!(summary[0].timeframe, "1m");
     assert_eq!(summary[0].dataset.asset_class, "crypto");
     assert_eq!(summary[0].dataset.first_ts, "2024-01-01T00:00:00Z".parse::<Timestamp>().unwrap());
@@ -70,7 +73,11 @@ fn delimiters_zones_and_row_order_are_handled() {
          2024-03-11 09:30:00;5100;5101;5099;5100.75;12\n",
     )
     .unwrap();
-    let options = ImportOptions { timezone: "America/New_York".parse().unwrap(), timeframe: Some(Timeframe::M1), ..Default::default() };
+    let options = ImportOptions {
+        timezone: "America/New_York".parse().unwrap(),
+        timeframe: Some(Timeframe::M1),
+        ..Default::default()
+    };
     let mut read = read_file(&path, &options, RowPolicy::Strict).unwrap();
     assert_eq!(read.rows_read, 4);
     let (series, class) = read.series.pop().unwrap();

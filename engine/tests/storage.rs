@@ -30,7 +30,8 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[tokio::test]
 async fn migrations_apply_once_and_sqlite_runs_in_wal_mode() {
     for t in common::both().await {
-        let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations").fetch_one(t.db.pool()).await.unwrap().get("n");
+        let count: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations").fetch_one(t.db.pool()).await.unwrap().get("n");
         assert_eq!(count, 1, "{}", t.label);
         match t.db.backend() {
             Backend::Sqlite => assert_eq!(t.db.sqlite_journal_mode().await.unwrap().as_deref(), Some("wal")),
@@ -40,7 +41,11 @@ async fn migrations_apply_once_and_sqlite_runs_in_wal_mode() {
         if t.db.backend() == Backend::Sqlite {
             let url = format!("sqlite://{}?mode=rwc", t.dir().join("db").join("sextant.db").display());
             let again = engine::storage::Database::connect(&url).await.unwrap();
-            let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations").fetch_one(again.pool()).await.unwrap().get("n");
+            let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations")
+                .fetch_one(again.pool())
+                .await
+                .unwrap()
+                .get("n");
             assert_eq!(count, 1);
         }
         t.finish().await;
@@ -91,7 +96,8 @@ async fn importing_the_same_file_twice_adds_nothing() {
         assert_eq!(second[0].rows_added, 0);
         assert_eq!(second[0].dataset.rows, 156);
         assert_eq!(first[0].dataset.content_sha256, second[0].dataset.content_sha256);
-        let imports: i64 = sqlx::query("SELECT COUNT(*) AS n FROM imports").fetch_one(t.db.pool()).await.unwrap().get("n");
+        let imports: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM imports").fetch_one(t.db.pool()).await.unwrap().get("n");
         assert_eq!(imports, 2);
         // The fractional volumes survive exactly: 2012-01-31 volume 2012.25343589.
         let btc = catalog.query(&Symbol::new("BTCUSD").unwrap(), Timeframe::MO1, None, None).await.unwrap();
@@ -109,7 +115,8 @@ async fn a_malformed_row_is_reported_and_nothing_is_written() {
         let bad_path = t.dir().join("GOOG.csv");
         let mut f = std::fs::File::create(&bad_path).unwrap();
         // A new bar (would be added) followed by one whose high is below its open.
-        writeln!(f, ",Open,High,Low,Close,Volume\n2013-03-04,800,810,790,805,100\n2013-03-05,800,x,790,805,100").unwrap();
+        writeln!(f, ",Open,High,Low,Close,Volume\n2013-03-04,800,810,790,805,100\n2013-03-05,800,x,790,805,100")
+            .unwrap();
         drop(f);
         let err = catalog.import_file(&bad_path, &ImportOptions::default()).await.unwrap_err().to_string();
         assert!(err.contains("GOOG.csv:3") && err.contains("`High`") && err.contains("not a number"), "{err}");
@@ -134,7 +141,8 @@ async fn a_malformed_row_is_reported_and_nothing_is_written() {
 async fn a_panel_becomes_one_close_series_per_column() {
     for t in common::both().await {
         let catalog = catalog_for(&t);
-        let summaries = catalog.import_file(&common::shared_data("SP500_STOCKS.csv"), &ImportOptions::default()).await.unwrap();
+        let summaries =
+            catalog.import_file(&common::shared_data("SP500_STOCKS.csv"), &ImportOptions::default()).await.unwrap();
         assert_eq!(summaries.len(), 20, "{}", t.label);
         let listed = catalog.list().await.unwrap();
         let names: Vec<&str> = listed.iter().map(|d| d.symbol.as_str()).collect();

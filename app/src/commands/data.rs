@@ -135,8 +135,10 @@ fn import_options(args: &ImportArgs, single_file: bool) -> anyhow::Result<Import
     if args.symbol.is_some() && !single_file {
         bail!("--symbol names one instrument: give it with a single file");
     }
-    let timezone: chrono_tz::Tz =
-        args.tz.parse().map_err(|_| anyhow::anyhow!("--tz `{}` is not an IANA time zone such as America/New_York", args.tz))?;
+    let timezone: chrono_tz::Tz = args
+        .tz
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--tz `{}` is not an IANA time zone such as America/New_York", args.tz))?;
     Ok(ImportOptions {
         symbol: args.symbol.clone(),
         timezone,
@@ -166,7 +168,13 @@ async fn import(args: ImportArgs, settings: &Settings) -> anyhow::Result<()> {
         for s in &summaries {
             outln!(
                 "{:<10} {:>4}  {} rows read, {} new, {} stored ({} .. {})",
-                s.symbol, s.timeframe, s.rows_read, s.rows_added, s.dataset.rows, s.dataset.first_ts, s.dataset.last_ts
+                s.symbol,
+                s.timeframe,
+                s.rows_read,
+                s.rows_added,
+                s.dataset.rows,
+                s.dataset.first_ts,
+                s.dataset.last_ts
             );
         }
     }
@@ -229,12 +237,29 @@ async fn list(settings: &Settings, json: bool) -> anyhow::Result<()> {
         outln!("The catalog at {} is empty: import files with `sextant data import FILE…`.", catalog.root().display());
         return Ok(());
     }
-    outln!("{:<10} {:>4} {:<8} {:<10} {:>9}  {:<20} {:<20} {:>8}", "SYMBOL", "TF", "CLASS", "FIELDS", "ROWS", "FIRST", "LAST", "QUALITY");
+    outln!(
+        "{:<10} {:>4} {:<8} {:<10} {:>9}  {:<20} {:<20} {:>8}",
+        "SYMBOL",
+        "TF",
+        "CLASS",
+        "FIELDS",
+        "ROWS",
+        "FIRST",
+        "LAST",
+        "QUALITY"
+    );
     for d in datasets {
         let quality = d.quality_confidence.map_or_else(|| "-".to_owned(), |c| format!("{:.1}%", c * 100.0));
         outln!(
             "{:<10} {:>4} {:<8} {:<10} {:>9}  {:<20} {:<20} {:>8}",
-            d.symbol, d.timeframe, d.asset_class, d.fields, d.rows, d.first_ts, d.last_ts, quality
+            d.symbol,
+            d.timeframe,
+            d.asset_class,
+            d.fields,
+            d.rows,
+            d.first_ts,
+            d.last_ts,
+            quality
         );
     }
     Ok(())
@@ -257,7 +282,8 @@ async fn inspect(args: InspectArgs, settings: &Settings) -> anyhow::Result<()> {
     if path.is_file() {
         return inspect_file(path, &args);
     }
-    let symbol = Symbol::new(&args.target).with_context(|| format!("`{}` is neither a file nor a symbol", args.target))?;
+    let symbol =
+        Symbol::new(&args.target).with_context(|| format!("`{}` is neither a file nor a symbol", args.target))?;
     let catalog = open_catalog(settings).await?;
     let mut datasets = catalog.datasets_of(&symbol).await?;
     if let Some(tf) = &args.timeframe {
@@ -265,7 +291,10 @@ async fn inspect(args: InspectArgs, settings: &Settings) -> anyhow::Result<()> {
         datasets.retain(|d| d.timeframe == tf);
     }
     if datasets.is_empty() {
-        bail!("{} is not in the catalog (and no file of that name exists); `sextant data list` shows what is", args.target);
+        bail!(
+            "{} is not in the catalog (and no file of that name exists); `sextant data list` shows what is",
+            args.target
+        );
     }
     let mut reports = Vec::new();
     for d in &datasets {
@@ -275,7 +304,8 @@ async fn inspect(args: InspectArgs, settings: &Settings) -> anyhow::Result<()> {
 }
 
 fn inspect_file(path: &Path, args: &InspectArgs) -> anyhow::Result<()> {
-    let options = ImportOptions { timeframe: args.timeframe.as_deref().map(parse_timeframe).transpose()?, ..Default::default() };
+    let options =
+        ImportOptions { timeframe: args.timeframe.as_deref().map(parse_timeframe).transpose()?, ..Default::default() };
     let read = read_file(path, &options, RowPolicy::Collect)?;
     let mut reports = Vec::new();
     for (series, class) in &read.series {
@@ -303,7 +333,11 @@ async fn query(args: QueryArgs, settings: &Settings) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     writeln!(out, "timestamp,open,high,low,close,volume")?;
     for i in 0..bars.len().min(args.limit.unwrap_or(usize::MAX)) {
-        writeln!(out, "{},{},{},{},{},{}", bars.ts[i], bars.open[i], bars.high[i], bars.low[i], bars.close[i], bars.volume[i])?;
+        writeln!(
+            out,
+            "{},{},{},{},{},{}",
+            bars.ts[i], bars.open[i], bars.high[i], bars.low[i], bars.close[i], bars.volume[i]
+        )?;
     }
     out.flush()?;
     Ok(())
@@ -338,7 +372,11 @@ async fn resample_cmd(args: ResampleArgs, settings: &Settings) -> anyhow::Result
     refresh_quality(&catalog, &summary.dataset).await?;
     outln!(
         "{} {from} -> {to}: {} bars from {} ({} .. {})",
-        summary.symbol, summary.dataset.rows, bars.len(), summary.dataset.first_ts, summary.dataset.last_ts
+        summary.symbol,
+        summary.dataset.rows,
+        bars.len(),
+        summary.dataset.first_ts,
+        summary.dataset.last_ts
     );
     Ok(())
 }
@@ -354,14 +392,15 @@ fn synth(args: SynthArgs) -> anyhow::Result<()> {
     let tmp = args.out.with_extension("csv.partial");
     let file = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     let bar = progress(args.bars as u64, "synthesising");
-    let written = match write_csv(&config, std::io::BufWriter::with_capacity(1 << 20, file), |n| bar.set_position(n as u64)) {
-        Ok(n) => n,
-        Err(e) => {
-            // Leave no partial file behind.
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e).with_context(|| format!("writing {}", tmp.display()));
-        }
-    };
+    let written =
+        match write_csv(&config, std::io::BufWriter::with_capacity(1 << 20, file), |n| bar.set_position(n as u64)) {
+            Ok(n) => n,
+            Err(e) => {
+                // Leave no partial file behind.
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e).with_context(|| format!("writing {}", tmp.display()));
+            }
+        };
     std::fs::rename(&tmp, &args.out).with_context(|| format!("moving {} into place", args.out.display()))?;
     bar.finish_and_clear();
     eprintln!("wrote {written} bars to {} (seed {})", args.out.display(), args.seed);

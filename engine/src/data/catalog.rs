@@ -96,7 +96,10 @@ impl Catalog {
     }
 
     fn partition(&self, symbol: &Symbol, timeframe: Timeframe) -> PathBuf {
-        self.root.join(format!("symbol={}", symbol.path_segment())).join(format!("timeframe={timeframe}")).join("bars.parquet")
+        self.root
+            .join(format!("symbol={}", symbol.path_segment()))
+            .join(format!("timeframe={timeframe}"))
+            .join("bars.parquet")
     }
 
     /// Imports every series of a file. The whole file is parsed first, so a bad row anywhere
@@ -159,7 +162,8 @@ impl Catalog {
         std::fs::create_dir_all(dir).map_err(|e| file_err(dir, e))?;
         let temp = dir.join(format!(".bars.{}.{}.tmp", std::process::id(), rand::random::<u64>()));
         write_parquet(&merged, &temp)?;
-        let (first, last) = merged.span().ok_or_else(|| CatalogError::Invalid(format!("{}: no bars", series.symbol)))?;
+        let (first, last) =
+            merged.span().ok_or_else(|| CatalogError::Invalid(format!("{}: no bars", series.symbol)))?;
         let info = DatasetInfo {
             symbol: series.symbol.to_string(),
             timeframe: series.timeframe.to_string(),
@@ -176,7 +180,12 @@ impl Catalog {
         Ok(Staged { temp, target, info, rows_read, rows_added })
     }
 
-    async fn commit(&self, staged: Vec<Staged>, source: &str, source_sha: &str) -> Result<Vec<ImportSummary>, CatalogError> {
+    async fn commit(
+        &self,
+        staged: Vec<Staged>,
+        source: &str,
+        source_sha: &str,
+    ) -> Result<Vec<ImportSummary>, CatalogError> {
         for s in &staged {
             if let Err(e) = std::fs::rename(&s.temp, &s.target) {
                 discard(&staged);
@@ -278,13 +287,15 @@ impl Catalog {
         confidence: f64,
         report_json: &str,
     ) -> Result<(), CatalogError> {
-        sqlx::query("UPDATE datasets SET quality_confidence = $1, quality_json = $2 WHERE symbol = $3 AND timeframe = $4")
-            .bind(confidence)
-            .bind(report_json)
-            .bind(symbol.as_str())
-            .bind(timeframe.to_string())
-            .execute(self.db.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE datasets SET quality_confidence = $1, quality_json = $2 WHERE symbol = $3 AND timeframe = $4",
+        )
+        .bind(confidence)
+        .bind(report_json)
+        .bind(symbol.as_str())
+        .bind(timeframe.to_string())
+        .execute(self.db.pool())
+        .await?;
         Ok(())
     }
 

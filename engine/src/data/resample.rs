@@ -90,7 +90,15 @@ pub fn resample(
             out.close[last] = bars.close[i];
             out.volume[last] += bars.volume[i];
         } else {
-            out.push(Timestamp::from_nanos(key), bars.open[i], bars.high[i], bars.low[i], bars.close[i], bars.volume[i], 0);
+            out.push(
+                Timestamp::from_nanos(key),
+                bars.open[i],
+                bars.high[i],
+                bars.low[i],
+                bars.close[i],
+                bars.volume[i],
+                0,
+            );
             current = Some(key);
         }
     }
@@ -116,7 +124,15 @@ mod tests {
             price = (price + step).max(100);
             let (hi, lo) = (open.max(price) + (x % 5) as i64, open.min(price) - (x % 3) as i64);
             let d = |v: i64| Decimal::new(v, 2);
-            s.push(Timestamp::from_nanos(start + i as i64 * 60_000_000_000), d(open), d(hi), d(lo), d(price), Decimal::from(x % 1000), 0);
+            s.push(
+                Timestamp::from_nanos(start + i as i64 * 60_000_000_000),
+                d(open),
+                d(hi),
+                d(lo),
+                d(price),
+                Decimal::from(x % 1000),
+                0,
+            );
         }
         s
     }
@@ -137,7 +153,10 @@ mod tests {
     #[test]
     fn refuses_finer_or_uneven_targets() {
         let bars = minute_bars(10, 0, 7);
-        assert!(matches!(resample(&bars, Timeframe::M5, Timeframe::M1, MarketCalendar::Crypto), Err(ResampleError::NotCoarser { .. })));
+        assert!(matches!(
+            resample(&bars, Timeframe::M5, Timeframe::M1, MarketCalendar::Crypto),
+            Err(ResampleError::NotCoarser { .. })
+        ));
         assert!(resample(&bars, Timeframe::M5, Timeframe::Seconds(420), MarketCalendar::Crypto).is_err());
     }
 

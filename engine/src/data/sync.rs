@@ -7,10 +7,12 @@ use rust_decimal::Decimal;
 use super::series::BarSeries;
 use crate::domain::{Symbol, Timestamp, ValidationError};
 
-const QUOTES: [&str; 14] = ["USDT", "USDC", "BUSD", "FDUSD", "TUSD", "USD", "EUR", "GBP", "JPY", "TRY", "BRL", "BTC", "ETH", "BNB"];
+const QUOTES: [&str; 14] =
+    ["USDT", "USDC", "BUSD", "FDUSD", "TUSD", "USD", "EUR", "GBP", "JPY", "TRY", "BRL", "BTC", "ETH", "BNB"];
 const BASES: [&str; 32] = [
-    "BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "BNB", "LTC", "DOT", "AVAX", "LINK", "TRX", "MATIC", "BCH", "ATOM", "XLM",
-    "EUR", "GBP", "JPY", "CHF", "AUD", "NZD", "CAD", "USD", "SEK", "NOK", "UNI", "ETC", "FIL", "NEAR", "APT", "ARB",
+    "BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "BNB", "LTC", "DOT", "AVAX", "LINK", "TRX", "MATIC", "BCH", "ATOM",
+    "XLM", "EUR", "GBP", "JPY", "CHF", "AUD", "NZD", "CAD", "USD", "SEK", "NOK", "UNI", "ETC", "FIL", "NEAR", "APT",
+    "ARB",
 ];
 
 /// Venue-specific names of the same asset.
@@ -117,7 +119,11 @@ pub struct AlignedCloses {
 }
 
 /// Aligns named series on `clock` (default: the union of their stamps) with an as-of rule.
-pub fn align_closes(series: &[(&str, &BarSeries)], clock: Option<Vec<Timestamp>>, tolerance_nanos: i64) -> AlignedCloses {
+pub fn align_closes(
+    series: &[(&str, &BarSeries)],
+    clock: Option<Vec<Timestamp>>,
+    tolerance_nanos: i64,
+) -> AlignedCloses {
     let clock = clock.unwrap_or_else(|| union_clock(&series.iter().map(|(_, s)| *s).collect::<Vec<_>>()));
     let closes = series
         .iter()

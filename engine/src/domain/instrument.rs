@@ -24,8 +24,13 @@ impl Symbol {
         if s.len() > 64 {
             return Err(ValidationError::new("symbol", format!("`{raw}` is longer than 64 characters")));
         }
-        if let Some(c) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '-' | '_' | '^' | '='))) {
-            return Err(ValidationError::new("symbol", format!("`{raw}` contains `{c}`; use letters, digits and / . - _ ^ =")));
+        if let Some(c) =
+            s.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '-' | '_' | '^' | '=')))
+        {
+            return Err(ValidationError::new(
+                "symbol",
+                format!("`{raw}` contains `{c}`; use letters, digits and / . - _ ^ ="),
+            ));
         }
         Ok(Self(s))
     }

@@ -221,7 +221,12 @@ pub struct OrderBook {
 
 impl OrderBook {
     /// Refuses levels out of order on either side and a crossed book.
-    pub fn new(ts: Timestamp, symbol: Symbol, bids: Vec<BookLevel>, asks: Vec<BookLevel>) -> Result<Self, ValidationError> {
+    pub fn new(
+        ts: Timestamp,
+        symbol: Symbol,
+        bids: Vec<BookLevel>,
+        asks: Vec<BookLevel>,
+    ) -> Result<Self, ValidationError> {
         if bids.windows(2).any(|w| w[0].price <= w[1].price) {
             return Err(ValidationError::new("bids", "levels must be strictly descending by price"));
         }
@@ -231,7 +236,10 @@ impl OrderBook {
         if let (Some(b), Some(a)) = (bids.first(), asks.first())
             && b.price >= a.price
         {
-            return Err(ValidationError::new("bids", format!("best bid {} is not below best ask {}", b.price, a.price)));
+            return Err(ValidationError::new(
+                "bids",
+                format!("best bid {} is not below best ask {}", b.price, a.price),
+            ));
         }
         Ok(Self { ts, symbol, bids, asks })
     }

@@ -94,7 +94,10 @@ impl OrderId {
             return Err(ValidationError::new("client_order_id", "must be 1 to 64 characters"));
         }
         if !id.chars().all(|c| c.is_ascii_graphic()) {
-            return Err(ValidationError::new("client_order_id", format!("`{id}` must be printable ASCII without spaces")));
+            return Err(ValidationError::new(
+                "client_order_id",
+                format!("`{id}` must be printable ASCII without spaces"),
+            ));
         }
         Ok(Self(id.to_owned()))
     }
@@ -175,7 +178,13 @@ impl Order {
         Ok(Self { client_order_id, symbol, side, quantity, order_type, time_in_force, created_at })
     }
 
-    pub fn market(id: &str, symbol: &Symbol, side: Side, quantity: Decimal, at: Timestamp) -> Result<Self, ValidationError> {
+    pub fn market(
+        id: &str,
+        symbol: &Symbol,
+        side: Side,
+        quantity: Decimal,
+        at: Timestamp,
+    ) -> Result<Self, ValidationError> {
         Self::new(OrderId::new(id)?, symbol.clone(), side, quantity, OrderType::Market, TimeInForce::Gtc, at)
     }
 
@@ -187,7 +196,15 @@ impl Order {
         limit_price: Decimal,
         at: Timestamp,
     ) -> Result<Self, ValidationError> {
-        Self::new(OrderId::new(id)?, symbol.clone(), side, quantity, OrderType::Limit { limit_price }, TimeInForce::Gtc, at)
+        Self::new(
+            OrderId::new(id)?,
+            symbol.clone(),
+            side,
+            quantity,
+            OrderType::Limit { limit_price },
+            TimeInForce::Gtc,
+            at,
+        )
     }
 }
 

@@ -87,10 +87,11 @@ impl Portfolio {
     pub fn apply_fill(&mut self, fill: &Fill) {
         self.cash -= fill.side.sign() * fill.notional() + fill.fee;
         self.fees_paid += fill.fee;
-        self.positions
-            .entry(fill.symbol.clone())
-            .or_insert_with(|| Position::flat(fill.symbol.clone()))
-            .apply(fill.side, fill.quantity, fill.price);
+        self.positions.entry(fill.symbol.clone()).or_insert_with(|| Position::flat(fill.symbol.clone())).apply(
+            fill.side,
+            fill.quantity,
+            fill.price,
+        );
     }
 
     pub fn position(&self, symbol: &Symbol) -> Option<&Position> {
@@ -100,9 +101,10 @@ impl Portfolio {
     /// Cash plus the market value of every open position at the given prices; `None` when a
     /// price is missing for an open position, since an equity figure without it would be wrong.
     pub fn equity(&self, prices: &BTreeMap<Symbol, Decimal>) -> Option<Decimal> {
-        self.positions.values().filter(|p| !p.is_flat()).try_fold(self.cash, |acc, p| {
-            prices.get(&p.symbol).map(|price| acc + p.market_value(*price))
-        })
+        self.positions
+            .values()
+            .filter(|p| !p.is_flat())
+            .try_fold(self.cash, |acc, p| prices.get(&p.symbol).map(|price| acc + p.market_value(*price)))
     }
 
     pub fn realised_pnl(&self) -> Decimal {

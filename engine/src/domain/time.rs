@@ -175,7 +175,7 @@ impl Timeframe {
             .copied()
             .find(|k| ((f64::from(*k) - secs) / f64::from(*k)).abs() < 0.02)
             .map(Self::Seconds)
-            .or_else(|| (secs.fract() == 0.0 && secs < f64::from(u32::MAX)).then(|| Self::Seconds(secs as u32)))
+            .or_else(|| (secs.fract() == 0.0 && secs < f64::from(u32::MAX)).then_some(Self::Seconds(secs as u32)))
     }
 }
 
@@ -200,7 +200,8 @@ impl FromStr for Timeframe {
         let t = s.trim();
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
-        let err = || ValidationError::new("timeframe", format!("`{s}` is not a timeframe such as 1m, 5m, 1h, 1d, 1w or 1mo"));
+        let err =
+            || ValidationError::new("timeframe", format!("`{s}` is not a timeframe such as 1m, 5m, 1h, 1d, 1w or 1mo"));
         let n: u32 = num.parse().map_err(|_| err())?;
         if n == 0 {
             return Err(ValidationError::new("timeframe", format!("`{s}` has a zero length")));

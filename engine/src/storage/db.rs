@@ -4,9 +4,9 @@
 use std::str::FromStr;
 
 use sqlx::AnyPool;
+use sqlx::Executor;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
-use sqlx::Executor;
 
 use super::{StorageError, redact_url};
 
@@ -69,10 +69,8 @@ impl Database {
         } else {
             options
         };
-        let pool = options
-            .connect(url)
-            .await
-            .map_err(|source| StorageError::Connect { url: redact_url(url), source })?;
+        let pool =
+            options.connect(url).await.map_err(|source| StorageError::Connect { url: redact_url(url), source })?;
         if backend == Backend::Sqlite {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }

@@ -26,7 +26,10 @@ impl TestDb {
         self.db.close().await;
         if let Some(name) = self.pg_name {
             let mut admin = sqlx::PgConnection::connect(&postgres_admin_url()).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut admin).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                .execute(&mut admin)
+                .await
+                .unwrap();
         }
     }
 }

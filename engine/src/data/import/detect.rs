@@ -7,7 +7,14 @@ use super::time_format::TimeFormat;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Layout {
     /// One instrument per file. Without open, high and low it is a close-only series.
-    Bars { time: usize, open: Option<usize>, high: Option<usize>, low: Option<usize>, close: usize, volume: Option<usize> },
+    Bars {
+        time: usize,
+        open: Option<usize>,
+        high: Option<usize>,
+        low: Option<usize>,
+        close: usize,
+        volume: Option<usize>,
+    },
     /// One close column per instrument, named by its header.
     ClosePanel { time: usize, columns: Vec<(usize, String)> },
 }
@@ -63,8 +70,20 @@ fn normalise(name: &str) -> String {
 }
 
 const TIME_NAMES: [&str; 14] = [
-    "", "date", "datetime", "date time", "time", "timestamp", "ts", "open time", "opentime", "unnamed: 0", "index",
-    "gmt time", "local time", "time (utc)",
+    "",
+    "date",
+    "datetime",
+    "date time",
+    "time",
+    "timestamp",
+    "ts",
+    "open time",
+    "opentime",
+    "unnamed: 0",
+    "index",
+    "gmt time",
+    "local time",
+    "time (utc)",
 ];
 
 fn find(names: &[String], wanted: &[&str]) -> Option<usize> {
@@ -78,21 +97,15 @@ fn is_number(s: &str) -> bool {
 
 /// Picks the delimiter that splits the first line into the most fields.
 fn sniff_delimiter(first_line: &str) -> u8 {
-    [b',', b';', b'\t', b'|']
-        .into_iter()
-        .max_by_key(|d| first_line.bytes().filter(|b| b == d).count())
-        .unwrap_or(b',')
+    [b',', b';', b'\t', b'|'].into_iter().max_by_key(|d| first_line.bytes().filter(|b| b == d).count()).unwrap_or(b',')
 }
 
 /// Detects the format from the first rows of the file (`sample` holds whole lines).
 pub fn detect(sample: &str) -> Result<DetectedFormat, Refusal> {
     let first_line = sample.lines().find(|l| !l.trim().is_empty()).ok_or("the file is empty")?;
     let delimiter = sniff_delimiter(first_line);
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(sample.as_bytes());
+    let mut reader =
+        csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(sample.as_bytes());
     let rows: Vec<Vec<String>> = reader
         .records()
         .filter_map(Result::ok)
@@ -134,7 +147,13 @@ fn detect_headerless(delimiter: u8, rows: &[Vec<String>]) -> Result<DetectedForm
         kind: if binance { FormatKind::BinanceKlines } else { FormatKind::Headed },
         delimiter,
         has_header: false,
-        headers: (0..width).map(|i| ["time", "open", "high", "low", "close", "volume"].get(i).map_or(format!("column {}", i + 1), |s| (*s).to_owned())).collect(),
+        headers: (0..width)
+            .map(|i| {
+                ["time", "open", "high", "low", "close", "volume"]
+                    .get(i)
+                    .map_or(format!("column {}", i + 1), |s| (*s).to_owned())
+            })
+            .collect(),
         layout,
         time_format,
     })
@@ -146,8 +165,8 @@ fn detect_headed(delimiter: u8, head: &[String], body: &[Vec<String>]) -> Result
     let time = find(&names, &TIME_NAMES)
         .or_else(|| TimeFormat::detect(body.iter().filter_map(|r| r.first().map(String::as_str))).map(|_| 0))
         .ok_or_else(|| format!("no date or time column among [{}]: not an OHLCV file", headers.join(", ")))?;
-    let time_format = TimeFormat::detect(body.iter().filter_map(|r| r.get(time).map(String::as_str)))
-        .ok_or_else(|| {
+    let time_format =
+        TimeFormat::detect(body.iter().filter_map(|r| r.get(time).map(String::as_str))).ok_or_else(|| {
             let example = body.first().and_then(|r| r.get(time)).cloned().unwrap_or_default();
             format!("column `{}` holds `{example}`, which is not a date, time or epoch", headers[time])
         })?;
@@ -184,7 +203,8 @@ fn detect_headed(delimiter: u8, head: &[String], body: &[Vec<String>]) -> Result
     // No OHLCV names at all: a panel, when every other column holds numbers.
     let columns: Vec<(usize, String)> =
         headers.iter().enumerate().filter(|(i, _)| *i != time).map(|(i, h)| (i, h.clone())).collect();
-    let numeric = |i: usize| body.iter().filter_map(|r| r.get(i)).filter(|v| !v.trim().is_empty()).all(|v| is_number(v));
+    let numeric =
+        |i: usize| body.iter().filter_map(|r| r.get(i)).filter(|v| !v.trim().is_empty()).all(|v| is_number(v));
     if columns.is_empty() || !columns.iter().all(|(i, _)| numeric(*i)) {
         let bad = columns.iter().find(|(i, _)| !numeric(*i)).map(|(_, h)| h.as_str()).unwrap_or("none");
         return Err(format!(
@@ -192,7 +212,14 @@ fn detect_headed(delimiter: u8, head: &[String], body: &[Vec<String>]) -> Result
             headers.join(", ")
         ));
     }
-    Ok(DetectedFormat { kind: FormatKind::ClosePanel, delimiter, has_header: true, headers, layout: Layout::ClosePanel { time, columns }, time_format })
+    Ok(DetectedFormat {
+        kind: FormatKind::ClosePanel,
+        delimiter,
+        has_header: true,
+        headers,
+        layout: Layout::ClosePanel { time, columns },
+        time_format,
+    })
 }
 
 #[cfg(test)]
@@ -204,12 +231,16 @@ mod tests {
         let yahoo = detect("Date,Open,High,Low,Close,Adj Close,Volume\n1/4/1999,1,2,0.5,1.5,1.5,100\n").unwrap();
         assert_eq!(yahoo.kind, FormatKind::Yahoo);
         assert_eq!(yahoo.time_format, TimeFormat::MonthDayYear);
-        assert_eq!(yahoo.layout, Layout::Bars { time: 0, open: Some(1), high: Some(2), low: Some(3), close: 4, volume: Some(6) });
+        assert_eq!(
+            yahoo.layout,
+            Layout::Bars { time: 0, open: Some(1), high: Some(2), low: Some(3), close: 4, volume: Some(6) }
+        );
         let unnamed = detect(",Open,High,Low,Close,Volume\n2004-08-19,100,104.06,95.96,100.34,22351900\n").unwrap();
         assert_eq!(unnamed.kind, FormatKind::UnnamedIndex);
         let panel = detect("Date,AAPL,AMD\n1990-01-02,0.264,4.125\n").unwrap();
         assert_eq!(panel.layout, Layout::ClosePanel { time: 0, columns: vec![(1, "AAPL".into()), (2, "AMD".into())] });
-        let binance = detect("1502942400000,4261.48,4261.48,4261.48,4261.48,1.77,1502942459999,7564.9,3,0.07,314.3,0\n").unwrap();
+        let binance =
+            detect("1502942400000,4261.48,4261.48,4261.48,4261.48,1.77,1502942459999,7564.9,3,0.07,314.3,0\n").unwrap();
         assert_eq!(binance.kind, FormatKind::BinanceKlines);
         assert_eq!(binance.time_format, TimeFormat::EpochMillis);
         let semi = detect("time;open;high;low;close\n2024-01-01 00:00;1;2;0.5;1\n").unwrap();

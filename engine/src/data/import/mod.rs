@@ -112,7 +112,8 @@ pub(crate) fn default_symbol(path: &Path, options: &ImportOptions) -> Result<Sym
         Some(s) => s.clone(),
         None => path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
     };
-    Symbol::new(&raw).map_err(|e| ImportError::Format { file: path.to_path_buf(), reason: format!("symbol: {}", e.reason) })
+    Symbol::new(&raw)
+        .map_err(|e| ImportError::Format { file: path.to_path_buf(), reason: format!("symbol: {}", e.reason) })
 }
 
 /// Parses a price or size cell exactly. Scientific notation is accepted; NaN, infinities and
@@ -153,7 +154,8 @@ fn read_csv(path: &Path, options: &ImportOptions, policy: RowPolicy) -> Result<R
     }
     let text = String::from_utf8_lossy(&head);
     // Detection works on whole lines only; the last one may be cut by the 64 KiB window.
-    let sample = if n == head.len() && n == 64 * 1024 { text.rsplit_once('\n').map_or(&*text, |(a, _)| a) } else { &text };
+    let sample =
+        if n == head.len() && n == 64 * 1024 { text.rsplit_once('\n').map_or(&*text, |(a, _)| a) } else { &text };
     let format = detect::detect(sample).map_err(|reason| ImportError::Format { file: path.into(), reason })?;
     let file = std::fs::File::open(path).map_err(io_err(path))?;
     let mut hashing = HashingReader { inner: std::io::BufReader::with_capacity(1 << 20, file), hasher: Sha256::new() };
@@ -169,9 +171,10 @@ fn read_csv(path: &Path, options: &ImportOptions, policy: RowPolicy) -> Result<R
         Layout::ClosePanel { columns, .. } => columns
             .iter()
             .map(|(i, name)| {
-                Symbol::new(name)
-                    .map(|s| (s, *i, BarSeries::with_capacity(1024)))
-                    .map_err(|e| ImportError::Format { file: path.into(), reason: format!("column `{name}`: {}", e.reason) })
+                Symbol::new(name).map(|s| (s, *i, BarSeries::with_capacity(1024))).map_err(|e| ImportError::Format {
+                    file: path.into(),
+                    reason: format!("column `{name}`: {}", e.reason),
+                })
             })
             .collect::<Result<_, _>>()?,
     };
@@ -219,7 +222,9 @@ fn read_csv(path: &Path, options: &ImportOptions, policy: RowPolicy) -> Result<R
             Some(tf) => tf,
             None => infer_timeframe(&bars).ok_or_else(|| ImportError::Format {
                 file: path.into(),
-                reason: format!("{symbol}: cannot infer the timeframe from fewer than two distinct timestamps; pass --timeframe"),
+                reason: format!(
+                    "{symbol}: cannot infer the timeframe from fewer than two distinct timestamps; pass --timeframe"
+                ),
             })?,
         };
         let asset_class = options.asset_class.unwrap_or_else(|| {
@@ -227,14 +232,7 @@ fn read_csv(path: &Path, options: &ImportOptions, policy: RowPolicy) -> Result<R
         });
         series.push((LabelledSeries { symbol, timeframe, fields, bars }, asset_class));
     }
-    Ok(ReadFile {
-        path: path.into(),
-        format_description: format.describe(),
-        series,
-        rejected,
-        rows_read,
-        sha256,
-    })
+    Ok(ReadFile { path: path.into(), format_description: format.describe(), series, rejected, rows_read, sha256 })
 }
 
 fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -336,8 +334,10 @@ pub fn infer_timeframe(bars: &BarSeries) -> Option<Timeframe> {
 
 const FIAT: [&str; 16] =
     ["USD", "EUR", "GBP", "JPY", "CHF", "AUD", "NZD", "CAD", "SEK", "NOK", "DKK", "HKD", "SGD", "MXN", "ZAR", "CNH"];
-const COINS: [&str; 16] =
-    ["BTC", "XBT", "ETH", "SOL", "XRP", "ADA", "DOGE", "BNB", "LTC", "DOT", "AVAX", "LINK", "TRX", "MATIC", "BCH", "USDT"];
+const COINS: [&str; 16] = [
+    "BTC", "XBT", "ETH", "SOL", "XRP", "ADA", "DOGE", "BNB", "LTC", "DOT", "AVAX", "LINK", "TRX", "MATIC", "BCH",
+    "USDT",
+];
 const INDICES: [&str; 10] = ["SP500", "SPX", "^GSPC", "NDX", "^NDX", "DJI", "^DJI", "RUT", "^RUT", "VIX"];
 
 /// Guesses the asset class from a symbol: a pair of two fiat currencies is forex, a symbol

@@ -54,7 +54,12 @@ fn timestamps(path: &Path, column: &Column) -> Result<Vec<Option<i64>>, ImportEr
             };
             (ints.as_materialized_series() * factor).into_column()
         }
-        other => return Err(format_err(path, format!("time column `{name}` has type {other}; expected a datetime, date or epoch integer"))),
+        other => {
+            return Err(format_err(
+                path,
+                format!("time column `{name}` has type {other}; expected a datetime, date or epoch integer"),
+            ));
+        }
     };
     Ok(nanos.as_materialized_series().i64().map_err(err)?.iter().collect())
 }
@@ -68,12 +73,12 @@ pub(super) fn read(path: &Path, options: &ImportOptions) -> Result<ReadFile, Imp
     let df = ParquetReader::new(std::io::Cursor::new(bytes))
         .finish()
         .map_err(|e| format_err(path, format!("not a readable Parquet file: {e}")))?;
-    let find = |names: &[&str]| {
-        df.columns().iter().find(|c| names.contains(&c.name().to_ascii_lowercase().as_str())).cloned()
-    };
+    let find =
+        |names: &[&str]| df.columns().iter().find(|c| names.contains(&c.name().to_ascii_lowercase().as_str())).cloned();
     let time = find(&["ts", "timestamp", "time", "date", "datetime", "open_time", "__index_level_0__"])
         .ok_or_else(|| format_err(path, "no time column (ts, timestamp, time, date, datetime, open_time)"))?;
-    let close = find(&["close", "c", "price", "last"]).ok_or_else(|| format_err(path, "no close column: not an OHLCV file"))?;
+    let close =
+        find(&["close", "c", "price", "last"]).ok_or_else(|| format_err(path, "no close column: not an OHLCV file"))?;
     let range = (find(&["open", "o"]), find(&["high", "h"]), find(&["low", "l"]));
     let volume = find(&["volume", "vol", "v"]);
     let ts = timestamps(path, &time)?;
@@ -112,7 +117,9 @@ pub(super) fn read(path: &Path, options: &ImportOptions) -> Result<ReadFile, Imp
     let symbol = default_symbol(path, options)?;
     let timeframe = match options.timeframe {
         Some(tf) => tf,
-        None => infer_timeframe(&bars).ok_or_else(|| format_err(path, "cannot infer the timeframe; pass --timeframe"))?,
+        None => {
+            infer_timeframe(&bars).ok_or_else(|| format_err(path, "cannot infer the timeframe; pass --timeframe"))?
+        }
     };
     let fields = match (&ohl, &volume) {
         (Some(_), Some(_)) => SeriesFields::Ohlcv,

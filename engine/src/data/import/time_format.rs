@@ -56,9 +56,10 @@ impl TimeFormat {
             return Some(Self::Iso);
         }
         if first.contains('/') || first.contains('.') {
-            let day_first = samples.iter().any(|s| {
-                s.split(['/', '.']).next().and_then(|d| d.parse::<u32>().ok()).is_some_and(|d| d > 12)
-            }) || (first.contains('.') && !first.contains('/'));
+            let day_first = samples
+                .iter()
+                .any(|s| s.split(['/', '.']).next().and_then(|d| d.parse::<u32>().ok()).is_some_and(|d| d > 12))
+                || (first.contains('.') && !first.contains('/'));
             let format = if day_first { Self::DayMonthYear } else { Self::MonthDayYear };
             return parse_naive(format, first).is_some().then_some(format);
         }
@@ -79,7 +80,8 @@ impl TimeFormat {
             Self::EpochNanos => epoch(1),
             Self::Iso => match parse_iso(s) {
                 Some(IsoValue { naive, offset_seconds: Some(off) }) => {
-                    let nanos = naive.and_utc().timestamp_nanos_opt().ok_or_else(|| format!("`{s}` is out of range"))?;
+                    let nanos =
+                        naive.and_utc().timestamp_nanos_opt().ok_or_else(|| format!("`{s}` is out of range"))?;
                     Ok(Timestamp::from_nanos(nanos - i64::from(off) * 1_000_000_000))
                 }
                 Some(IsoValue { naive, offset_seconds: None }) => localise(naive, tz, s),
