@@ -184,3 +184,20 @@ fn logs_can_be_json_and_configuration_errors_name_the_key() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("server.port"), "{stderr}");
 }
+
+/// The README's main job (`scripts/run.sh` builds, then runs exactly this) on a clean data
+/// folder: every sample series imported and reported; a second run adds no bars.
+#[test]
+fn the_demo_imports_the_samples_and_prints_their_reports() {
+    let env = Env::new();
+    let sample_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/sample");
+    let args = ["demo", "--brief", "--sample-dir", sample_dir.to_str().unwrap()];
+    let first = env.ok(&args);
+    for symbol in ["GOOG", "EURUSD", "BTCUSD", "SP500", "AAPL", "XOM"] {
+        assert!(first.lines().any(|l| l.starts_with(symbol)), "no report line for {symbol}:\n{first}");
+    }
+    assert!(first.contains("24 series imported"), "{first}");
+    assert!(env.dir.path().join("data/sextant.db").is_file(), "the SQLite catalog index lives in the data folder");
+    let again = env.ok(&args);
+    assert!(again.contains("(0 new bars)"), "{again}");
+}
