@@ -319,10 +319,7 @@ impl Catalog {
         from: Option<Timestamp>,
         to: Option<Timestamp>,
     ) -> Result<BarSeries, CatalogError> {
-        let path = self.partition(symbol, timeframe);
-        if !path.exists() {
-            return Err(CatalogError::NotFound { symbol: symbol.to_string(), timeframe: timeframe.to_string() });
-        }
+        let path = self.existing_partition(symbol, timeframe)?;
         let df = self.scan(&path, from, to)?.collect().map_err(|e| file_err(&path, e))?;
         frame_to_series(&df, &path)
     }
@@ -348,11 +345,17 @@ impl Catalog {
         from: Option<Timestamp>,
         to: Option<Timestamp>,
     ) -> Result<LazyFrame, CatalogError> {
+        let path = self.existing_partition(symbol, timeframe)?;
+        self.scan(&path, from, to)
+    }
+
+    /// The partition's file, or `NotFound` when the catalog has no such dataset.
+    fn existing_partition(&self, symbol: &Symbol, timeframe: Timeframe) -> Result<PathBuf, CatalogError> {
         let path = self.partition(symbol, timeframe);
         if !path.exists() {
             return Err(CatalogError::NotFound { symbol: symbol.to_string(), timeframe: timeframe.to_string() });
         }
-        self.scan(&path, from, to)
+        Ok(path)
     }
 
     fn scan(&self, path: &Path, from: Option<Timestamp>, to: Option<Timestamp>) -> Result<LazyFrame, CatalogError> {
