@@ -46,6 +46,8 @@ enum Command {
     Data(commands::data::DataCommand),
     /// Import the sample data shipped with Sextant and print its quality reports.
     Demo(commands::demo::DemoArgs),
+    /// Feature matrices from bars: `features --data FILE --indicators sma:20,rsi:14 --out F.csv`, or `features list`.
+    Features(commands::features::FeaturesArgs),
     /// Print the configuration in force (passwords hidden).
     Config,
 }
@@ -84,6 +86,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         match cli.command {
             Command::Data(cmd) => commands::data::run(cmd, &settings).await,
             Command::Demo(args) => commands::demo::run(args, &settings).await,
+            Command::Features(args) => commands::features::run(args, &settings).await,
             Command::Config => {
                 let mut shown = settings.clone();
                 shown.database_url = engine::storage::redact_url(&shown.effective_database_url());

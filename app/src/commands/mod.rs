@@ -12,6 +12,7 @@ macro_rules! outln {
 
 pub mod data;
 pub mod demo;
+pub mod features;
 
 use anyhow::Context;
 use engine::config::Settings;

@@ -77,6 +77,9 @@ pub struct ReadFile {
     pub rows_read: u64,
     /// SHA-256 of the file's bytes: the data hash that runs record for lineage.
     pub sha256: String,
+    /// The header of the timestamp column (`timestamp` where the file leaves it unnamed), so
+    /// that derived files can keep the user's name for it.
+    pub time_column: String,
 }
 
 /// Reads a CSV or Parquet file of bars. Nothing is written anywhere.
@@ -232,7 +235,25 @@ fn read_csv(path: &Path, options: &ImportOptions, policy: RowPolicy) -> Result<R
         });
         series.push((LabelledSeries { symbol, timeframe, fields, bars }, asset_class));
     }
-    Ok(ReadFile { path: path.into(), format_description: format.describe(), series, rejected, rows_read, sha256 })
+    let time_col = match &format.layout {
+        Layout::Bars { time, .. } | Layout::ClosePanel { time, .. } => *time,
+    };
+    let time_column = format
+        .headers
+        .get(time_col)
+        .map(|h| h.trim())
+        .filter(|h| !h.is_empty() && format.has_header)
+        .unwrap_or("timestamp")
+        .to_string();
+    Ok(ReadFile {
+        path: path.into(),
+        format_description: format.describe(),
+        series,
+        rejected,
+        rows_read,
+        sha256,
+        time_column,
+    })
 }
 
 fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {

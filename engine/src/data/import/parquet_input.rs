@@ -81,6 +81,10 @@ pub(super) fn read(path: &Path, options: &ImportOptions) -> Result<ReadFile, Imp
         find(&["close", "c", "price", "last"]).ok_or_else(|| format_err(path, "no close column: not an OHLCV file"))?;
     let range = (find(&["open", "o"]), find(&["high", "h"]), find(&["low", "l"]));
     let volume = find(&["volume", "vol", "v"]);
+    let time_column = match time.name().as_str() {
+        "__index_level_0__" => "timestamp".to_string(),
+        name => name.to_string(),
+    };
     let ts = timestamps(path, &time)?;
     let close = decimals(path, &close)?;
     let ohl = match range {
@@ -135,5 +139,6 @@ pub(super) fn read(path: &Path, options: &ImportOptions) -> Result<ReadFile, Imp
         rejected: Vec::new(),
         rows_read,
         sha256,
+        time_column,
     })
 }

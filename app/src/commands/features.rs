@@ -1,0 +1,212 @@
+//! `sextant features …`: compute a feature matrix from a file or catalog symbols with a spec or
+//! a quick indicator list, and list every feature with its parameters and defaults.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use engine::config::Settings;
+use engine::data::import::{ImportOptions, RowPolicy, read_file};
+use engine::data::series::BarSeries;
+use engine::domain::{Symbol, Timeframe};
+use engine::features::indicators::BarColumns;
+use engine::features::library::ParamKind;
+use engine::features::{FeatureSpec, INDICATORS, InstrumentBars, parse_indicator_list};
+
+use super::{open_catalog, progress};
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct FeaturesArgs {
+    #[command(subcommand)]
+    pub command: Option<FeaturesCommand>,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FeaturesCommand {
+    /// Every feature with its parameters, defaults and outputs.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ComputeArgs {
+    /// A bar file (CSV or Parquet) or catalog symbols; repeat or separate with commas for several.
+    #[arg(long, value_delimiter = ',')]
+    pub data: Vec<String>,
+    /// Feature specification (TOML): features, normalisers, labels.
+    #[arg(long, conflicts_with = "indicators")]
+    pub spec: Option<PathBuf>,
+    /// Quick list instead of a spec, parameters after colons: sma:20,macd:12:26:9,bbands:20:2.
+    #[arg(long)]
+    pub indicators: Option<String>,
+    /// Output file: .parquet or .csv (a <OUT>.meta.json with the spec and its hash is written beside it).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Timeframe of catalog symbols (default: the finest stored).
+    #[arg(long)]
+    pub timeframe: Option<String>,
+}
+
+pub async fn run(args: FeaturesArgs, settings: &Settings) -> anyhow::Result<()> {
+    match args.command {
+        Some(FeaturesCommand::List { json }) => list(json),
+        None => compute(args.compute, settings).await,
+    }
+}
+
+fn list(json: bool) -> anyhow::Result<()> {
+    if json {
+        let all: Vec<serde_json::Value> = INDICATORS
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "name": d.name,
+                    "summary": d.summary,
+                    "params": d.params.iter().map(|p| serde_json::json!({"name": p.name, "default": default_text(p.kind), "help": p.help})).collect::<Vec<_>>(),
+                    "outputs": d.outputs,
+                    "inputs": d.inputs.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+                    "talib": d.talib,
+                })
+            })
+            .collect();
+        outln!("{}", serde_json::to_string_pretty(&all)?);
+        return Ok(());
+    }
+    outln!("{:<14} {:<38} {:<22} {:<9} summary", "name", "parameters (default)", "outputs", "TA-Lib");
+    for d in INDICATORS {
+        let params: Vec<String> = d.params.iter().map(|p| format!("{}={}", p.name, default_text(p.kind))).collect();
+        let outputs: Vec<&str> = d.outputs.iter().map(|o| if o.is_empty() { "value" } else { o }).collect();
+        outln!(
+            "{:<14} {:<38} {:<22} {:<9} {}",
+            d.name,
+            params.join(" "),
+            outputs.join(","),
+            d.talib.unwrap_or("-"),
+            d.summary
+        );
+    }
+    outln!(
+        "\nQuick form: --indicators sma:20,macd:12:26:9 (parameters in the order shown). Columns are named <name>_<parameters>_<output>."
+    );
+    Ok(())
+}
+
+fn default_text(kind: ParamKind) -> String {
+    match kind {
+        ParamKind::Period(v) => v.to_string(),
+        ParamKind::Number(v) => v.to_string(),
+        ParamKind::Text(v) => v.to_string(),
+    }
+}
+
+/// Bars of one instrument in f64 columns, owned so that `BarColumns` can borrow them.
+struct OwnedBars {
+    symbol: String,
+    ts: Vec<i64>,
+    open: Vec<f64>,
+    high: Vec<f64>,
+    low: Vec<f64>,
+    close: Vec<f64>,
+    volume: Vec<f64>,
+}
+
+impl OwnedBars {
+    fn new(symbol: String, bars: &BarSeries) -> Self {
+        Self {
+            symbol,
+            ts: bars.ts_nanos(),
+            open: BarSeries::as_f64(&bars.open),
+            high: BarSeries::as_f64(&bars.high),
+            low: BarSeries::as_f64(&bars.low),
+            close: BarSeries::as_f64(&bars.close),
+            volume: BarSeries::as_f64(&bars.volume),
+        }
+    }
+
+    fn columns(&self) -> InstrumentBars<'_> {
+        InstrumentBars {
+            symbol: &self.symbol,
+            bars: BarColumns {
+                ts_nanos: &self.ts,
+                open: &self.open,
+                high: &self.high,
+                low: &self.low,
+                close: &self.close,
+                volume: &self.volume,
+            },
+        }
+    }
+}
+
+async fn compute(args: ComputeArgs, settings: &Settings) -> anyhow::Result<()> {
+    if args.data.is_empty() {
+        bail!("--data FILE|SYMBOL is required (or use `sextant features list`)");
+    }
+    let out = args.out.as_deref().context("--out OUT.parquet|OUT.csv is required")?;
+    let spec = match (&args.spec, &args.indicators) {
+        (Some(path), _) => FeatureSpec::read(path)?,
+        (None, Some(list)) => FeatureSpec::from_requests(parse_indicator_list(list)?),
+        (None, None) => FeatureSpec::default_spec(),
+    };
+    let mut time_column = "timestamp".to_string();
+    let mut instruments: Vec<OwnedBars> = Vec::new();
+    for item in &args.data {
+        let path = Path::new(item);
+        if path.is_file() {
+            let read = read_file(path, &ImportOptions::default(), RowPolicy::Strict)?;
+            time_column = read.time_column.clone();
+            for (series, _) in &read.series {
+                let mut bars = series.bars.clone();
+                bars.sort_dedup();
+                instruments.push(OwnedBars::new(series.symbol.to_string(), &bars));
+            }
+        } else {
+            let catalog = open_catalog(settings).await?;
+            let symbol = Symbol::new(item).with_context(|| format!("`{item}` is neither a file nor a symbol"))?;
+            let timeframe = match &args.timeframe {
+                Some(tf) => Timeframe::from_str(tf)?,
+                None => {
+                    let mut tfs = Vec::new();
+                    for d in catalog.datasets_of(&symbol).await? {
+                        tfs.push(Timeframe::from_str(&d.timeframe)?);
+                    }
+                    tfs.into_iter().min_by_key(|tf| tf.nominal_nanos()).with_context(|| {
+                        format!(
+                            "`{item}` is not a file, and no symbol {symbol} is in the catalog (`sextant data list`)"
+                        )
+                    })?
+                }
+            };
+            let bars = catalog.query(&symbol, timeframe, None, None).await?;
+            instruments.push(OwnedBars::new(symbol.to_string(), &bars));
+        }
+    }
+    let bar = progress(instruments.len() as u64, "features");
+    let views: Vec<InstrumentBars<'_>> = instruments.iter().map(OwnedBars::columns).collect();
+    let started = std::time::Instant::now();
+    let span = tracing::info_span!("features", instruments = views.len(), features = spec.features.len());
+    let mut matrix = span.in_scope(|| spec.build_matrix(&views, &time_column))?;
+    bar.finish_and_clear();
+    let elapsed = started.elapsed();
+    matrix.write(out, &spec.canonical())?;
+    outln!(
+        "wrote {} rows x {} feature columns{} to {} in {:.0} ms (spec {})",
+        matrix.frame.height(),
+        matrix.feature_columns.len(),
+        if matrix.label_columns.is_empty() {
+            String::new()
+        } else {
+            format!(" + {} label(s)", matrix.label_columns.len())
+        },
+        out.display(),
+        elapsed.as_secs_f64() * 1e3,
+        &matrix.spec_hash[..12]
+    );
+    Ok(())
+}

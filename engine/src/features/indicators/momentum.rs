@@ -1,0 +1,227 @@
+//! Momentum of one series: RSI, MACD, rate of change and momentum, with TA-Lib's seeds, lookbacks
+//! and zero guards.
+
+use super::moving::Ema;
+use super::window::Ring;
+use super::{Indicator, period};
+use crate::features::error::FeatureError;
+
+/// TA-Lib 0.8's zero test for a range relative to the prices it spans: rounding noise in a flat
+/// window must read as an empty range, whatever the price scale.
+#[inline(always)]
+pub(crate) fn negligible(range: f64, scale: f64) -> bool {
+    range.abs() <= 1e-14 * scale
+}
+
+/// Relative strength index with Wilder smoothing; lookback `period`. The first averages are the
+/// plain means of the first `period` changes; 0 while there has been no change at all.
+#[derive(Clone, Debug)]
+pub struct Rsi {
+    period: usize,
+    changes: usize,
+    prev: f64,
+    gain: f64,
+    loss: f64,
+}
+
+impl Rsi {
+    pub fn new(period_: usize) -> Result<Self, FeatureError> {
+        let period_ = period("rsi", "period", period_, 2)?;
+        Ok(Self { period: period_, changes: 0, prev: f64::NAN, gain: 0.0, loss: 0.0 })
+    }
+
+    #[inline(always)]
+    fn value(&self) -> f64 {
+        let total = self.gain + self.loss;
+        if total > 0.0 { 100.0 * (self.gain / total) } else { 0.0 }
+    }
+}
+
+impl Indicator for Rsi {
+    type Input = f64;
+    type Output = f64;
+    fn name(&self) -> &'static str {
+        "rsi"
+    }
+    fn lookback(&self) -> usize {
+        self.period
+    }
+    #[inline(always)]
+    fn next(&mut self, x: f64) -> f64 {
+        if self.prev.is_nan() {
+            self.prev = x;
+            return f64::NAN;
+        }
+        let diff = x - self.prev;
+        self.prev = x;
+        // TA-Lib 0.8 multiplies by 1/N rather than dividing by N: the last bit differs.
+        let inv = 1.0 / self.period as f64;
+        if self.changes >= self.period {
+            self.loss *= (self.period - 1) as f64;
+            self.gain *= (self.period - 1) as f64;
+            if diff < 0.0 {
+                self.loss -= diff;
+            } else {
+                self.gain += diff;
+            }
+            self.loss *= inv;
+            self.gain *= inv;
+            return self.value();
+        }
+        if diff < 0.0 {
+            self.loss -= diff;
+        } else {
+            self.gain += diff;
+        }
+        self.changes += 1;
+        if self.changes < self.period {
+            return f64::NAN;
+        }
+        self.loss *= inv;
+        self.gain *= inv;
+        self.value()
+    }
+    fn reset(&mut self) {
+        self.changes = 0;
+        self.prev = f64::NAN;
+        self.gain = 0.0;
+        self.loss = 0.0;
+    }
+}
+
+/// MACD: fast EMA − slow EMA, its signal EMA and the histogram. As in TA-Lib the fast EMA's seed
+/// window ends on the same bar as the slow one's, and all three outputs start together at
+/// lookback `slow − 1 + signal − 1`.
+#[derive(Clone, Debug)]
+pub struct Macd {
+    fast_period: usize,
+    slow_period: usize,
+    seen: usize,
+    fast: Ema,
+    slow: Ema,
+    signal: Ema,
+}
+
+impl Macd {
+    pub fn new(fast: usize, slow: usize, signal: usize) -> Result<Self, FeatureError> {
+        let fast = period("macd", "fast", fast, 2)?;
+        let slow = period("macd", "slow", slow, 2)?;
+        let signal = period("macd", "signal", signal, 1)?;
+        if slow <= fast {
+            return Err(FeatureError::param("macd", "slow", format!("must be above fast ({fast}), got {slow}")));
+        }
+        Ok(Self {
+            fast_period: fast,
+            slow_period: slow,
+            seen: 0,
+            fast: Ema::named("macd", fast)?,
+            slow: Ema::named("macd", slow)?,
+            signal: Ema::named("macd", signal)?,
+        })
+    }
+}
+
+impl Indicator for Macd {
+    type Input = f64;
+    /// `[line, signal, histogram]`.
+    type Output = [f64; 3];
+    fn name(&self) -> &'static str {
+        "macd"
+    }
+    fn lookback(&self) -> usize {
+        self.slow.lookback() + self.signal.lookback()
+    }
+    #[inline(always)]
+    fn next(&mut self, x: f64) -> [f64; 3] {
+        let skip = self.slow_period - self.fast_period;
+        let fast = if self.seen >= skip { self.fast.next(x) } else { f64::NAN };
+        self.seen += 1;
+        let slow = self.slow.next(x);
+        if slow.is_nan() {
+            return [f64::NAN; 3];
+        }
+        let line = fast - slow;
+        let signal = self.signal.next(line);
+        if signal.is_nan() {
+            return [f64::NAN; 3];
+        }
+        [line, signal, line - signal]
+    }
+    fn reset(&mut self) {
+        self.seen = 0;
+        self.fast.reset();
+        self.slow.reset();
+        self.signal.reset();
+    }
+}
+
+/// Rate of change in percent, `(x / x[-period] − 1)·100` (0 when the old value is 0); lookback `period`.
+#[derive(Clone, Debug)]
+pub struct Roc {
+    period: usize,
+    window: Ring,
+}
+
+impl Roc {
+    pub fn new(period_: usize) -> Result<Self, FeatureError> {
+        let period_ = period("roc", "period", period_, 1)?;
+        Ok(Self { period: period_, window: Ring::new(period_) })
+    }
+}
+
+impl Indicator for Roc {
+    type Input = f64;
+    type Output = f64;
+    fn name(&self) -> &'static str {
+        "roc"
+    }
+    fn lookback(&self) -> usize {
+        self.period
+    }
+    #[inline(always)]
+    fn next(&mut self, x: f64) -> f64 {
+        match self.window.push(x) {
+            Some(old) if old != 0.0 => ((x / old) - 1.0) * 100.0,
+            Some(_) => 0.0,
+            None => f64::NAN,
+        }
+    }
+    fn reset(&mut self) {
+        self.window.clear();
+    }
+}
+
+/// Momentum `x − x[-period]`; lookback `period`.
+#[derive(Clone, Debug)]
+pub struct Mom {
+    period: usize,
+    window: Ring,
+}
+
+impl Mom {
+    pub fn new(period_: usize) -> Result<Self, FeatureError> {
+        let period_ = period("mom", "period", period_, 1)?;
+        Ok(Self { period: period_, window: Ring::new(period_) })
+    }
+}
+
+impl Indicator for Mom {
+    type Input = f64;
+    type Output = f64;
+    fn name(&self) -> &'static str {
+        "mom"
+    }
+    fn lookback(&self) -> usize {
+        self.period
+    }
+    #[inline(always)]
+    fn next(&mut self, x: f64) -> f64 {
+        match self.window.push(x) {
+            Some(old) => x - old,
+            None => f64::NAN,
+        }
+    }
+    fn reset(&mut self) {
+        self.window.clear();
+    }
+}

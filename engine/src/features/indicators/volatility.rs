@@ -1,0 +1,527 @@
+//! Volatility and bands: Bollinger, ATR and NATR (TA-Lib), Keltner and Donchian channels,
+//! realised volatility (close-to-close, Parkinson, Garman-Klass) and the rolling z-score.
+
+use super::moving::{Ema, Sma};
+use super::window::{Ring, RollingExtreme, RollingMoments};
+use super::{Indicator, Ohlcv, period};
+use crate::features::error::FeatureError;
+
+/// Population variance of the last `period` values as TA-Lib 0.8 computes it: running sums of
+/// the values shifted by a reference value, rebuilt from the window (with a fresh shift) when
+/// cancellation threatens or every 32·period bars. A flat window gives exactly 0.
+#[derive(Clone, Debug)]
+pub(crate) struct ShiftedVariance {
+    period: usize,
+    window: Ring,
+    shift: f64,
+    p1: f64,
+    p2: f64,
+    until_rebuild: usize,
+}
+
+impl ShiftedVariance {
+    pub fn new(period_: usize) -> Self {
+        Self { period: period_, window: Ring::new(period_), shift: 0.0, p1: 0.0, p2: 0.0, until_rebuild: 32 * period_ }
+    }
+
+    /// Adds `x`; the variance of the window once it is full.
+    #[inline(always)]
+    pub fn push(&mut self, x: f64) -> Option<f64> {
+        if self.window.len() == 0 {
+            self.shift = x;
+        }
+        self.window.push(x);
+        let u = x - self.shift;
+        self.p1 += u;
+        let q = u * u;
+        self.p2 += q;
+        if !self.window.is_full() {
+            return None;
+        }
+        let inv = 1.0 / self.period as f64;
+        let m = self.p1 * inv;
+        let mut var = self.p2 * inv - m * m;
+        let old = self.window.ago(self.period - 1);
+        let u = old - self.shift;
+        self.p1 -= u;
+        let q = u * u;
+        self.p2 -= q;
+        self.until_rebuild -= 1;
+        if var < 0.000_001 * (self.p2 * inv) || q > 1_000_000.0 * self.p2 || self.until_rebuild == 0 {
+            var = self.rebuild(old, inv);
+        }
+        Some(var)
+    }
+
+    #[cold]
+    fn rebuild(&mut self, old: f64, inv: f64) -> f64 {
+        self.until_rebuild = 32 * self.period;
+        let mut s = 0.0;
+        for v in self.window.iter() {
+            s += v;
+        }
+        self.shift = s * inv;
+        self.p1 = 0.0;
+        self.p2 = 0.0;
+        for v in self.window.iter() {
+            let u = v - self.shift;
+            self.p1 += u;
+            self.p2 += u * u;
+        }
+        let m = self.p1 * inv;
+        let mut var = self.p2 * inv - m * m;
+        if var < 0.000_000_000_001 * (self.p2 * inv) {
+            var = 0.0;
+        }
+        let u = old - self.shift;
+        self.p1 -= u;
+        self.p2 -= u * u;
+        var
+    }
+
+    pub fn clear(&mut self) {
+        self.window.clear();
+        self.p1 = 0.0;
+        self.p2 = 0.0;
+        self.until_rebuild = 32 * self.period;
+    }
+}
+
+/// Bollinger Bands: SMA ± k·σ with the population σ of the same window (TA-Lib's variance);
+/// lookback `period − 1`.
+#[derive(Clone, Debug)]
+pub struct BollingerBands {
+    sma: Sma,
+    variance: ShiftedVariance,
+    dev_up: f64,
+    dev_down: f64,
+    period: usize,
+}
+
+impl BollingerBands {
+    pub fn new(period_: usize, dev_up: f64, dev_down: f64) -> Result<Self, FeatureError> {
+        let period_ = period("bbands", "period", period_, 2)?;
+        for (name, v) in [("dev_up", dev_up), ("dev_down", dev_down)] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(FeatureError::param("bbands", name, format!("must be a finite number >= 0, got {v}")));
+            }
+        }
+        Ok(Self { sma: Sma::new(period_)?, variance: ShiftedVariance::new(period_), dev_up, dev_down, period: period_ })
+    }
+}
+
+impl Indicator for BollingerBands {
+    type Input = f64;
+    /// `[upper, middle, lower]`.
+    type Output = [f64; 3];
+    fn name(&self) -> &'static str {
+        "bbands"
+    }
+    fn lookback(&self) -> usize {
+        self.period - 1
+    }
+    #[inline(always)]
+    fn next(&mut self, x: f64) -> [f64; 3] {
+        let middle = self.sma.next(x);
+        let Some(var) = self.variance.push(x) else {
+            return [f64::NAN; 3];
+        };
+        let sd = if var != 0.0 { var.sqrt() } else { 0.0 };
+        if self.dev_up == self.dev_down {
+            let width = sd * self.dev_up;
+            [middle + width, middle, middle - width]
+        } else {
+            [sd.mul_add(self.dev_up, middle), middle, middle - sd * self.dev_down]
+        }
+    }
+    fn reset(&mut self) {
+        self.sma.reset();
+        self.variance.clear();
+    }
+}
+
+/// True range max(H−L, |C₋₁−H|, |C₋₁−L|), defined from the second bar.
+#[inline(always)]
+fn true_range(bar: &Ohlcv, prev_close: f64) -> f64 {
+    let mut greatest = bar.high - bar.low;
+    let up = (prev_close - bar.high).abs();
+    if up > greatest {
+        greatest = up;
+    }
+    let down = (prev_close - bar.low).abs();
+    if down > greatest {
+        greatest = down;
+    }
+    greatest
+}
+
+/// Average true range with Wilder smoothing, seeded with the mean true range of bars 1..=period;
+/// lookback `period`.
+#[derive(Clone, Debug)]
+pub struct Atr {
+    period: usize,
+    prev_close: f64,
+    ranges: usize,
+    value: f64,
+}
+
+impl Atr {
+    pub fn new(period_: usize) -> Result<Self, FeatureError> {
+        Self::named("atr", period_)
+    }
+
+    fn named(feature: &str, period_: usize) -> Result<Self, FeatureError> {
+        let period_ = period(feature, "period", period_, 1)?;
+        Ok(Self { period: period_, prev_close: f64::NAN, ranges: 0, value: 0.0 })
+    }
+}
+
+impl Indicator for Atr {
+    type Input = Ohlcv;
+    type Output = f64;
+    fn name(&self) -> &'static str {
+        "atr"
+    }
+    fn lookback(&self) -> usize {
+        self.period
+    }
+    #[inline(always)]
+    fn next(&mut self, bar: Ohlcv) -> f64 {
+        if self.prev_close.is_nan() {
+            self.prev_close = bar.close;
+            return f64::NAN;
+        }
+        let tr = true_range(&bar, self.prev_close);
+        self.prev_close = bar.close;
+        let n = self.period as f64;
+        if self.ranges >= self.period {
+            // Wilder smoothing as TA-Lib 0.8 writes it: fma(wb, atr, wa·TR).
+            let wb = (n - 1.0) / n;
+            let wa = 1.0 - wb;
+            self.value = wb.mul_add(self.value, wa * tr);
+            return self.value;
+        }
+        self.value += tr;
+        self.ranges += 1;
+        if self.ranges < self.period {
+            return f64::NAN;
+        }
+        self.value /= n;
+        self.value
+    }
+    fn reset(&mut self) {
+        self.prev_close = f64::NAN;
+        self.ranges = 0;
+        self.value = 0.0;
+    }
+}
+
+/// ATR as a percentage of the close (0 where the close is 0); lookback `period`.
+#[derive(Clone, Debug)]
+pub struct Natr {
+    atr: Atr,
+}
+
+impl Natr {
+    pub fn new(period_: usize) -> Result<Self, FeatureError> {
+        Ok(Self { atr: Atr::named("natr", period_)? })
+    }
+}
+
+impl Indicator for Natr {
+    type Input = Ohlcv;
+    type Output = f64;
+    fn name(&self) -> &'static str {
+        "natr"
+    }
+    fn lookback(&self) -> usize {
+        self.atr.lookback()
+    }
+    #[inline(always)]
+    fn next(&mut self, bar: Ohlcv) -> f64 {
+        let atr = self.atr.next(bar);
+        if atr.is_nan() {
+            return f64::NAN;
+        }
+        if bar.close != 0.0 { (atr / bar.close) * 100.0 } else { 0.0 }
+    }
+    fn reset(&mut self) {
+        self.atr.reset();
+    }
+}
+
+/// Keltner channel: EMA(period) of the close ± multiplier·ATR(atr_period). Not in TA-Lib; it is
+/// defined from TA-Lib's EMA and ATR and starts when both are defined.
+#[derive(Clone, Debug)]
+pub struct Keltner {
+    ema: Ema,
+    atr: Atr,
+    multiplier: f64,
+}
+
+impl Keltner {
+    pub fn new(period_: usize, multiplier: f64, atr_period: usize) -> Result<Self, FeatureError> {
+        if !multiplier.is_finite() || multiplier < 0.0 {
+            return Err(FeatureError::param(
+                "keltner",
+                "multiplier",
+                format!("must be a finite number >= 0, got {multiplier}"),
+            ));
+        }
+        Ok(Self { ema: Ema::named("keltner", period_)?, atr: Atr::named("keltner", atr_period)?, multiplier })
+    }
+}
+
+impl Indicator for Keltner {
+    type Input = Ohlcv;
+    /// `[upper, middle, lower]`.
+    type Output = [f64; 3];
+    fn name(&self) -> &'static str {
+        "keltner"
+    }
+    fn lookback(&self) -> usize {
+        self.ema.lookback().max(self.atr.lookback())
+    }
+    #[inline(always)]
+    fn next(&mut self, bar: Ohlcv) -> [f64; 3] {
+        let middle = self.ema.next(bar.close);
+        let atr = self.atr.next(bar);
+        if middle.is_nan() || atr.is_nan() {
+            return [f64::NAN; 3];
+        }
+        let width = self.multiplier * atr;
+        [middle + width, middle, middle - width]
+    }
+    fn reset(&mut self) {
+        self.ema.reset();
+        self.atr.reset();
+    }
+}
+
+/// Donchian channel: highest high and lowest low of the last `period` bars and their midpoint;
+/// lookback `period − 1` (the upper band equals TA-Lib's MAX of the highs, the lower its MIN of the lows).
+#[derive(Clone, Debug)]
+pub struct Donchian {
+    period: usize,
+    seen: usize,
+    highs: RollingExtreme,
+    lows: RollingExtreme,
+}
+
+impl Donchian {
+    pub fn new(period_: usize) -> Result<Self, FeatureError> {
+        let period_ = period("donchian", "period", period_, 1)?;
+        Ok(Self { period: period_, seen: 0, highs: RollingExtreme::max(period_), lows: RollingExtreme::min(period_) })
+    }
+}
+
+impl Indicator for Donchian {
+    type Input = Ohlcv;
+    /// `[upper, middle, lower]`.
+    type Output = [f64; 3];
+    fn name(&self) -> &'static str {
+        "donchian"
+    }
+    fn lookback(&self) -> usize {
+        self.period - 1
+    }
+    #[inline(always)]
+    fn next(&mut self, bar: Ohlcv) -> [f64; 3] {
+        let upper = self.highs.push(bar.high);
+        let lower = self.lows.push(bar.low);
+        self.seen += 1;
+        if self.seen < self.period {
+            return [f64::NAN; 3];
+        }
+        [upper, (upper + lower) / 2.0, lower]
+    }
+    fn reset(&mut self) {
+        self.seen = 0;
+        self.highs.clear();
+        self.lows.clear();
+    }
+}
+
+/// Close-to-close realised volatility: the sample standard deviation (ddof 1) of the last
+/// `period` log returns, per bar (multiply by √(bars per year) to annualise); lookback `period`.
+#[derive(Clone, Debug)]
+pub struct RealisedVol {
+    period: usize,
+    prev: f64,
+    returns: RollingMoments,
+}
+
+impl RealisedVol {
+    pub fn new(period_: usize) -> Result<Self, FeatureError> {
+        let period_ = period("rvol", "period", period_, 2)?;
+        Ok(Self { period: period_, prev: f64::NAN, returns: RollingMoments::new(period_) })
+    }
+}
+
+impl Indicator for RealisedVol {
+    type Input = f64;
+    type Output = f64;
+    fn name(&self) -> &'static str {
+        "rvol"
+    }
+    fn lookback(&self) -> usize {
+        self.period
+    }
+    #[inline(always)]
+    fn next(&mut self, x: f64) -> f64 {
+        let prev = std::mem::replace(&mut self.prev, x);
+        if prev.is_nan() {
+            return f64::NAN;
+        }
+        self.returns.push((x / prev).ln());
+        if self.returns.is_full() { self.returns.variance(1).sqrt() } else { f64::NAN }
+    }
+    fn reset(&mut self) {
+        self.prev = f64::NAN;
+        self.returns.clear();
+    }
+}
+
+/// A rolling sum of one per-bar term, for the range-based volatility estimators.
+#[derive(Clone, Debug)]
+struct RollingSum {
+    window: Ring,
+    sum: f64,
+}
+
+impl RollingSum {
+    fn new(period_: usize) -> Self {
+        Self { window: Ring::new(period_), sum: 0.0 }
+    }
+
+    /// Adds `x`; the window's sum once it is full.
+    #[inline(always)]
+    fn push(&mut self, x: f64) -> Option<f64> {
+        self.sum += x;
+        if let Some(old) = self.window.push(x) {
+            self.sum -= old;
+        }
+        self.window.is_full().then_some(self.sum)
+    }
+
+    fn clear(&mut self) {
+        self.window.clear();
+        self.sum = 0.0;
+    }
+}
+
+/// Parkinson volatility √(Σ ln(H/L)² / (4·n·ln 2)) over the last `period` bars, per bar;
+/// lookback `period − 1`.
+#[derive(Clone, Debug)]
+pub struct ParkinsonVol {
+    period: usize,
+    terms: RollingSum,
+}
+
+impl ParkinsonVol {
+    pub fn new(period_: usize) -> Result<Self, FeatureError> {
+        let period_ = period("parkinson", "period", period_, 1)?;
+        Ok(Self { period: period_, terms: RollingSum::new(period_) })
+    }
+}
+
+impl Indicator for ParkinsonVol {
+    type Input = Ohlcv;
+    type Output = f64;
+    fn name(&self) -> &'static str {
+        "parkinson"
+    }
+    fn lookback(&self) -> usize {
+        self.period - 1
+    }
+    #[inline(always)]
+    fn next(&mut self, bar: Ohlcv) -> f64 {
+        let hl = (bar.high / bar.low).ln();
+        match self.terms.push(hl * hl) {
+            Some(sum) => (sum.max(0.0) / (4.0 * self.period as f64 * std::f64::consts::LN_2)).sqrt(),
+            None => f64::NAN,
+        }
+    }
+    fn reset(&mut self) {
+        self.terms.clear();
+    }
+}
+
+/// Garman-Klass volatility √(mean(½·ln(H/L)² − (2·ln 2 − 1)·ln(C/O)²)) over the last `period`
+/// bars, per bar; lookback `period − 1`.
+#[derive(Clone, Debug)]
+pub struct GarmanKlassVol {
+    period: usize,
+    terms: RollingSum,
+}
+
+impl GarmanKlassVol {
+    pub fn new(period_: usize) -> Result<Self, FeatureError> {
+        let period_ = period("garman_klass", "period", period_, 1)?;
+        Ok(Self { period: period_, terms: RollingSum::new(period_) })
+    }
+}
+
+impl Indicator for GarmanKlassVol {
+    type Input = Ohlcv;
+    type Output = f64;
+    fn name(&self) -> &'static str {
+        "garman_klass"
+    }
+    fn lookback(&self) -> usize {
+        self.period - 1
+    }
+    #[inline(always)]
+    fn next(&mut self, bar: Ohlcv) -> f64 {
+        let hl = (bar.high / bar.low).ln();
+        let co = (bar.close / bar.open).ln();
+        let term = 0.5 * hl * hl - (2.0 * std::f64::consts::LN_2 - 1.0) * co * co;
+        match self.terms.push(term) {
+            Some(sum) => (sum / self.period as f64).max(0.0).sqrt(),
+            None => f64::NAN,
+        }
+    }
+    fn reset(&mut self) {
+        self.terms.clear();
+    }
+}
+
+/// Rolling z-score (x − mean)/σ over the last `period` values, σ with ddof 1 (pandas' default);
+/// 0 when the window is constant; lookback `period − 1`.
+#[derive(Clone, Debug)]
+pub struct RollingZScore {
+    period: usize,
+    moments: RollingMoments,
+}
+
+impl RollingZScore {
+    pub fn new(period_: usize) -> Result<Self, FeatureError> {
+        let period_ = period("zscore", "period", period_, 2)?;
+        Ok(Self { period: period_, moments: RollingMoments::new(period_) })
+    }
+}
+
+impl Indicator for RollingZScore {
+    type Input = f64;
+    type Output = f64;
+    fn name(&self) -> &'static str {
+        "zscore"
+    }
+    fn lookback(&self) -> usize {
+        self.period - 1
+    }
+    #[inline(always)]
+    fn next(&mut self, x: f64) -> f64 {
+        self.moments.push(x);
+        if !self.moments.is_full() {
+            return f64::NAN;
+        }
+        let sd = self.moments.variance(1).sqrt();
+        let dev = x - self.moments.mean();
+        // A window whose spread is rounding noise is constant: no deviation to score.
+        if sd <= 1e-12 * self.moments.mean().abs().max(1e-300) { 0.0 } else { dev / sd }
+    }
+    fn reset(&mut self) {
+        self.moments.clear();
+    }
+}

@@ -1,0 +1,197 @@
+//! No look-ahead and one code path: for every feature in the library, values at or before bar t
+//! never change when bars after t are appended or altered, and the streaming form bar by bar
+//! gives exactly the batch form's values.
+
+#![allow(clippy::unwrap_used, clippy::needless_range_loop)]
+
+use engine::features::indicators::{BarColumns, Ohlcv, TimedBar};
+use engine::features::{FeatureRequest, INDICATORS};
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+struct Bars {
+    ts: Vec<i64>,
+    open: Vec<f64>,
+    high: Vec<f64>,
+    low: Vec<f64>,
+    close: Vec<f64>,
+    volume: Vec<f64>,
+}
+
+impl Bars {
+    fn columns(&self) -> BarColumns<'_> {
+        BarColumns {
+            ts_nanos: &self.ts,
+            open: &self.open,
+            high: &self.high,
+            low: &self.low,
+            close: &self.close,
+            volume: &self.volume,
+        }
+    }
+
+    fn prefix(&self, n: usize) -> Bars {
+        Bars {
+            ts: self.ts[..n].to_vec(),
+            open: self.open[..n].to_vec(),
+            high: self.high[..n].to_vec(),
+            low: self.low[..n].to_vec(),
+            close: self.close[..n].to_vec(),
+            volume: self.volume[..n].to_vec(),
+        }
+    }
+}
+
+/// Hourly bars from a random walk, with flat stretches so that zero guards are exercised.
+fn bars_strategy() -> impl Strategy<Value = Bars> {
+    prop::collection::vec((-0.03f64..0.03, 0.0f64..0.02, 0.0f64..0.02, -0.01f64..0.01, 0u32..5000, 0u8..8), 80..160)
+        .prop_map(|steps| {
+            let mut bars = Bars { ts: vec![], open: vec![], high: vec![], low: vec![], close: vec![], volume: vec![] };
+            let mut price = 100.0f64;
+            for (k, (ret, up, down, gap, vol, flat)) in steps.into_iter().enumerate() {
+                let open = price * (1.0 + gap);
+                let close = if flat == 0 { open } else { open * (1.0 + ret) };
+                let (up, down) = if flat == 0 { (0.0, 0.0) } else { (up, down) };
+                bars.ts.push(1_600_000_000_000_000_000 + k as i64 * 3_600_000_000_000);
+                bars.open.push(open);
+                bars.high.push(open.max(close) * (1.0 + up));
+                bars.low.push(open.min(close) * (1.0 - down));
+                bars.close.push(close);
+                bars.volume.push(f64::from(vol));
+                price = close;
+            }
+            bars
+        })
+}
+
+/// Every feature with small parameters, so that all of them are defined on short series.
+fn requests() -> Vec<FeatureRequest> {
+    INDICATORS
+        .iter()
+        .map(|def| {
+            let given: Vec<&str> = def
+                .params
+                .iter()
+                .map(|p| match (def.name, p.name) {
+                    ("macd", "fast") => "5",
+                    ("macd", "slow") => "11",
+                    (_, "tz") => "America/New_York",
+                    (_, "dev" | "multiplier") => "1.5",
+                    _ => "4",
+                })
+                .collect();
+            FeatureRequest::positional(def.name, &given).unwrap()
+        })
+        .collect()
+}
+
+fn same(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn no_feature_sees_bars_after_t(bars in bars_strategy(), cut in 40usize..80, shock in 0.5f64..2.0) {
+        let mut altered = bars.clone();
+        for i in cut..altered.close.len() {
+            altered.open[i] *= shock;
+            altered.high[i] *= shock * 1.01;
+            altered.low[i] *= shock * 0.99;
+            altered.close[i] *= shock;
+            altered.volume[i] += 1000.0;
+        }
+        let prefix = bars.prefix(cut);
+        for request in requests() {
+            let full = request.build().unwrap().compute(&bars.columns()).unwrap();
+            let changed = request.build().unwrap().compute(&altered.columns()).unwrap();
+            let short = request.build().unwrap().compute(&prefix.columns()).unwrap();
+            for (k, name) in request.column_names().iter().enumerate() {
+                for t in 0..cut {
+                    prop_assert!(same(full[k][t], changed[k][t]), "{name} at {t} changed when bars after {cut} changed");
+                    prop_assert!(same(full[k][t], short[k][t]), "{name} at {t} differs once bars are appended after {cut}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn streaming_updates_equal_the_batch_form(bars in bars_strategy()) {
+        for request in requests() {
+            let batch = request.build().unwrap().compute(&bars.columns()).unwrap();
+            let mut live = request.build().unwrap();
+            let mut out = vec![0.0; live.output_count()];
+            for i in 0..bars.close.len() {
+                let bar = TimedBar {
+                    ts_nanos: bars.ts[i],
+                    bar: Ohlcv { open: bars.open[i], high: bars.high[i], low: bars.low[i], close: bars.close[i], volume: bars.volume[i] },
+                };
+                live.update(&bar, &mut out);
+                for (k, v) in out.iter().enumerate() {
+                    prop_assert!(same(*v, batch[k][i]), "{} output {k} at {i}: streaming {v}, batch {}", request.column_base(), batch[k][i]);
+                }
+            }
+            let lookback = live.lookback();
+            let first_defined = batch.iter().map(|c| c.iter().position(|v| !v.is_nan()).unwrap_or(usize::MAX)).max().unwrap();
+            prop_assert_eq!(first_defined, lookback, "{}: the last output to be defined starts at the lookback", request.column_base());
+        }
+    }
+}
+
+#[test]
+fn bad_parameters_name_the_feature_and_the_reason() {
+    let zero = engine::features::parse_indicator_list("sma:0").unwrap().remove(0).build().err().unwrap().to_string();
+    assert_eq!(zero, "sma: parameter `period` must be at least 1, got 0");
+    let slow =
+        engine::features::parse_indicator_list("macd:26:12:9").unwrap().remove(0).build().err().unwrap().to_string();
+    assert_eq!(slow, "macd: parameter `slow` must be above fast (26), got 12");
+    let text = engine::features::parse_indicator_list("rsi:abc").err().unwrap().to_string();
+    assert_eq!(text, "rsi: parameter `period` must be a whole number >= 0, got `abc`");
+    let unknown = engine::features::parse_indicator_list("sma:20,foo").err().unwrap().to_string();
+    assert!(unknown.starts_with("foo: no such feature"), "{unknown}");
+    let extra = engine::features::parse_indicator_list("obv:3").err().unwrap().to_string();
+    assert_eq!(extra, "obv: takes 0 parameter(s), got 1");
+    let tz = engine::features::parse_indicator_list("vwap:Mars/Olympus")
+        .unwrap()
+        .remove(0)
+        .build()
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(tz.contains("`Mars/Olympus` is not an IANA time zone"), "{tz}");
+}
+
+#[test]
+fn nan_gaps_and_short_series_are_refused_but_leading_nans_shift_the_start() {
+    let mut close: Vec<f64> = (0..40).map(|i| 100.0 + f64::from(i)).collect();
+    let ts: Vec<i64> = (0..40).collect();
+    let ones = vec![1.0; 40];
+    let sma = engine::features::parse_indicator_list("sma:5").unwrap().remove(0);
+    close[0] = f64::NAN;
+    close[1] = f64::NAN;
+    let cols = BarColumns { ts_nanos: &ts, open: &close, high: &close, low: &close, close: &close, volume: &ones };
+    let out = sma.build().unwrap().compute(&cols).unwrap();
+    assert_eq!(out[0].iter().position(|v| !v.is_nan()), Some(2 + 4), "leading NaNs of the input plus the lookback");
+    close[20] = f64::NAN;
+    let cols = BarColumns { ts_nanos: &ts, open: &close, high: &close, low: &close, close: &close, volume: &ones };
+    let err = sma.build().unwrap().compute(&cols).unwrap_err().to_string();
+    assert_eq!(err, "sma: input `close` is NaN at row 20, after valid values; fill or drop the gap first");
+    let atr = engine::features::parse_indicator_list("atr:14").unwrap().remove(0);
+    let err = atr.build().unwrap().compute(&cols).unwrap_err().to_string();
+    assert!(
+        err.starts_with("atr: input `low` is NaN at row 20") || err.starts_with("atr: input `high` is NaN at row 20"),
+        "{err}"
+    );
+    let short = &close[2..10];
+    let cols =
+        BarColumns { ts_nanos: &ts[..8], open: short, high: short, low: short, close: short, volume: &ones[..8] };
+    let err = engine::features::parse_indicator_list("rsi:14")
+        .unwrap()
+        .remove(0)
+        .build()
+        .unwrap()
+        .compute(&cols)
+        .unwrap_err();
+    assert_eq!(err.to_string(), "rsi: the input has 8 points but at least 15 are needed");
+}
