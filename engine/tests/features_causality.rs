@@ -5,7 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::needless_range_loop)]
 
 use engine::features::indicators::{BarColumns, Ohlcv, TimedBar};
-use engine::features::{FeatureRequest, INDICATORS};
+use engine::features::library::ParamKind;
+use engine::features::{Feature, FeatureRequest, INDICATORS, all_features};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -66,36 +67,67 @@ fn bars_strategy() -> impl Strategy<Value = Bars> {
 
 /// Every feature with small parameters, so that all of them are defined on short series.
 fn requests() -> Vec<FeatureRequest> {
-    INDICATORS
-        .iter()
+    all_features()
         .map(|def| {
-            let given: Vec<&str> = def
+            let given: Vec<String> = def
                 .params
                 .iter()
-                .map(|p| match (def.name, p.name) {
-                    ("macd", "fast") => "5",
-                    ("macd", "slow") => "11",
-                    (_, "tz") => "America/New_York",
-                    (_, "dev" | "multiplier") => "1.5",
-                    _ => "4",
+                .map(|p| match (def.name, p.name, p.kind) {
+                    ("macd", "fast", _) => "5".into(),
+                    ("macd", "slow", _) => "11".into(),
+                    (_, "tz", _) => "America/New_York".into(),
+                    (_, "dev" | "multiplier", _) => "1.5".into(),
+                    ("higuchi", "window", _) => "20".into(),
+                    (_, "window", _) => "16".into(),
+                    (_, "level", _) => "1".into(),
+                    (_, "max_lag", _) => "3".into(),
+                    (_, "other", _) => "PEER".into(),
+                    (_, "low_cut", _) => "0.1".into(),
+                    (_, "high_cut", _) => "0.3".into(),
+                    (_, _, ParamKind::Text(default)) => default.into(),
+                    _ => "4".into(),
                 })
                 .collect();
+            let given: Vec<&str> = given.iter().map(String::as_str).collect();
             FeatureRequest::positional(def.name, &given).unwrap()
         })
         .collect()
+}
+
+/// Runs a feature in batch, against `peer` where it is a cross-asset feature.
+fn batch(request: &FeatureRequest, bars: &Bars, peer: &Bars) -> Vec<Vec<f64>> {
+    let mut feature = request.build().unwrap();
+    match feature.peer() {
+        Some(_) => feature.compute_with_peer(&bars.columns(), &peer.close).unwrap(),
+        None => feature.compute(&bars.columns()).unwrap(),
+    }
 }
 
 fn same(a: f64, b: f64) -> bool {
     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
 }
 
+fn is_indicator(request: &FeatureRequest) -> bool {
+    INDICATORS.iter().any(|d| d.name == request.def.name)
+}
+
+/// Indicators must match to the bit; the windowed transformers recompute each window from scratch
+/// when streaming, while the batch form carries rolling sums, so they agree to rounding.
+fn agrees(request: &FeatureRequest, a: f64, b: f64) -> bool {
+    same(a, b) || (!is_indicator(request) && (a - b).abs() <= 1e-9 * b.abs().max(1.0))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn no_feature_sees_bars_after_t(bars in bars_strategy(), cut in 40usize..80, shock in 0.5f64..2.0) {
+    fn no_feature_sees_bars_after_t(bars in bars_strategy(), peer in bars_strategy(), cut in 40usize..80, shock in 0.5f64..2.0) {
+        let n = bars.close.len().min(peer.close.len());
+        let (bars, peer) = (bars.prefix(n), peer.prefix(n));
         let mut altered = bars.clone();
-        for i in cut..altered.close.len() {
+        let mut altered_peer = peer.clone();
+        for i in cut..n {
+            altered_peer.close[i] *= shock;
             altered.open[i] *= shock;
             altered.high[i] *= shock * 1.01;
             altered.low[i] *= shock * 0.99;
@@ -103,10 +135,11 @@ proptest! {
             altered.volume[i] += 1000.0;
         }
         let prefix = bars.prefix(cut);
+        let peer_prefix = peer.prefix(cut);
         for request in requests() {
-            let full = request.build().unwrap().compute(&bars.columns()).unwrap();
-            let changed = request.build().unwrap().compute(&altered.columns()).unwrap();
-            let short = request.build().unwrap().compute(&prefix.columns()).unwrap();
+            let full = batch(&request, &bars, &peer);
+            let changed = batch(&request, &altered, &altered_peer);
+            let short = batch(&request, &prefix, &peer_prefix);
             for (k, name) in request.column_names().iter().enumerate() {
                 for t in 0..cut {
                     prop_assert!(same(full[k][t], changed[k][t]), "{name} at {t} changed when bars after {cut} changed");
@@ -117,24 +150,28 @@ proptest! {
     }
 
     #[test]
-    fn streaming_updates_equal_the_batch_form(bars in bars_strategy()) {
+    fn streaming_updates_equal_the_batch_form(bars in bars_strategy(), peer in bars_strategy()) {
+        let n = bars.close.len().min(peer.close.len());
+        let (bars, peer) = (bars.prefix(n), peer.prefix(n));
         for request in requests() {
-            let batch = request.build().unwrap().compute(&bars.columns()).unwrap();
-            let mut live = request.build().unwrap();
+            let batch = batch(&request, &bars, &peer);
+            let mut live: Box<dyn Feature> = request.build().unwrap();
             let mut out = vec![0.0; live.output_count()];
             for i in 0..bars.close.len() {
                 let bar = TimedBar {
                     ts_nanos: bars.ts[i],
                     bar: Ohlcv { open: bars.open[i], high: bars.high[i], low: bars.low[i], close: bars.close[i], volume: bars.volume[i] },
                 };
-                live.update(&bar, &mut out);
+                live.update_with_peer(&bar, peer.close[i], &mut out);
                 for (k, v) in out.iter().enumerate() {
-                    prop_assert!(same(*v, batch[k][i]), "{} output {k} at {i}: streaming {v}, batch {}", request.column_base(), batch[k][i]);
+                    prop_assert!(agrees(&request, *v, batch[k][i]), "{} output {k} at {i}: streaming {v}, batch {}", request.column_base(), batch[k][i]);
                 }
             }
-            let lookback = live.lookback();
-            let first_defined = batch.iter().map(|c| c.iter().position(|v| !v.is_nan()).unwrap_or(usize::MAX)).max().unwrap();
-            prop_assert_eq!(first_defined, lookback, "{}: the last output to be defined starts at the lookback", request.column_base());
+            if is_indicator(&request) {
+                let lookback = live.lookback();
+                let first_defined = batch.iter().map(|c| c.iter().position(|v| !v.is_nan()).unwrap_or(usize::MAX)).max().unwrap();
+                prop_assert_eq!(first_defined, lookback, "{}: the last output to be defined starts at the lookback", request.column_base());
+            }
         }
     }
 }
@@ -194,4 +231,66 @@ fn nan_gaps_and_short_series_are_refused_but_leading_nans_shift_the_start() {
         .compute(&cols)
         .unwrap_err();
     assert_eq!(err.to_string(), "rsi: the input has 8 points but at least 15 are needed");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Labels may look forward by their horizon and no further; normalised features not at all.
+    #[test]
+    fn labels_look_ahead_only_by_their_horizon_and_normalisers_not_at_all(bars in bars_strategy(), cut in 60usize..80, shock in 0.5f64..2.0) {
+        let spec = engine::features::FeatureSpec::parse(
+            r#"
+[[feature]]
+name = "rsi"
+period = 5
+[[feature]]
+name = "atr"
+period = 5
+[[normalise]]
+method = "rolling_zscore"
+window = 10
+columns = ["rsi_5"]
+[[normalise]]
+method = "expanding_minmax"
+min_periods = 3
+columns = ["atr_5"]
+keep_raw = true
+[[labels]]
+kind = "fixed_horizon"
+horizon = 4
+buy_threshold = 0.002
+sell_threshold = -0.002
+[[labels]]
+kind = "triple_barrier"
+horizon = 6
+profit_take = 1.0
+stop_loss = 1.0
+vol_period = 10
+min_return = 0.0
+"#,
+            "test",
+        )
+        .unwrap();
+        let mut altered = bars.clone();
+        for i in cut..altered.close.len() {
+            altered.close[i] *= shock;
+            altered.high[i] = altered.high[i].max(altered.close[i]) * shock.max(1.0);
+            altered.low[i] = altered.low[i].min(altered.close[i]) * shock.min(1.0);
+        }
+        let a = spec.build_matrix(&[engine::features::InstrumentBars { symbol: "X", bars: bars.columns() }], "ts").unwrap();
+        let b = spec.build_matrix(&[engine::features::InstrumentBars { symbol: "X", bars: altered.columns() }], "ts").unwrap();
+        for name in &a.feature_columns {
+            let (x, y) = (a.frame.column(name).unwrap().f64().unwrap(), b.frame.column(name).unwrap().f64().unwrap());
+            for t in 0..cut {
+                prop_assert_eq!(x.get(t), y.get(t), "{} at {} saw bars after {}", name, t, cut);
+            }
+        }
+        for (name, horizon) in a.label_columns.iter().zip(&a.label_horizons) {
+            let (x, y) = (a.frame.column(name).unwrap().f64().unwrap(), b.frame.column(name).unwrap().f64().unwrap());
+            for t in 0..cut - horizon {
+                prop_assert_eq!(x.get(t), y.get(t), "{} at {} looked beyond its horizon {}", name, t, horizon);
+            }
+        }
+    }
 }

@@ -12,7 +12,7 @@ use engine::data::series::BarSeries;
 use engine::domain::{Symbol, Timeframe};
 use engine::features::indicators::BarColumns;
 use engine::features::library::ParamKind;
-use engine::features::{FeatureSpec, INDICATORS, InstrumentBars, parse_indicator_list};
+use engine::features::{FeatureSpec, InstrumentBars, all_features, parse_indicator_list};
 
 use super::{open_catalog, progress};
 
@@ -62,8 +62,7 @@ pub async fn run(args: FeaturesArgs, settings: &Settings) -> anyhow::Result<()> 
 
 fn list(json: bool) -> anyhow::Result<()> {
     if json {
-        let all: Vec<serde_json::Value> = INDICATORS
-            .iter()
+        let all: Vec<serde_json::Value> = all_features()
             .map(|d| {
                 serde_json::json!({
                     "name": d.name,
@@ -79,7 +78,7 @@ fn list(json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     outln!("{:<14} {:<38} {:<22} {:<9} summary", "name", "parameters (default)", "outputs", "TA-Lib");
-    for d in INDICATORS {
+    for d in all_features() {
         let params: Vec<String> = d.params.iter().map(|p| format!("{}={}", p.name, default_text(p.kind))).collect();
         let outputs: Vec<&str> = d.outputs.iter().map(|o| if o.is_empty() { "value" } else { o }).collect();
         outln!(

@@ -300,9 +300,131 @@ pub static INDICATORS: &[FeatureDef] = &[
     },
 ];
 
+const fn t(name: &'static str, default: &'static str, help: &'static str) -> ParamDef {
+    ParamDef { name, kind: ParamKind::Text(default), help }
+}
+
+const INPUT_RETURNS: ParamDef = t("input", "returns", "level, log or returns (log returns)");
+const INPUT_LEVEL: ParamDef = t("input", "level", "level, log or returns (log returns)");
+const INPUT_LOG: ParamDef = t("input", "log", "level, log or returns (log returns)");
+const OTHER: ParamDef = t("other", "", "the peer instrument's symbol (required)");
+
+/// Wavelet, spectral, fractal and cross-asset transformers: causal rolling windows over the
+/// source column (close unless `source` says otherwise), or against a peer instrument.
+pub static TRANSFORMERS: &[FeatureDef] = &[
+    FeatureDef {
+        name: "wavelet_energy",
+        summary: "share of each DWT level in the energy of the window (pywt wavedec, symmetric)",
+        params: &[
+            t("wavelet", "db4", "haar or db1..db10"),
+            p("level", 3, "decomposition levels"),
+            p("window", 64, "bars"),
+            INPUT_RETURNS,
+        ],
+        outputs: &[],
+        inputs: SERIES,
+        talib: None,
+    },
+    FeatureDef {
+        name: "wavelet_denoised",
+        summary: "last point of the wavelet-denoised window (VisuShrink), a causal smoother",
+        params: &[
+            t("wavelet", "db4", "haar or db1..db10"),
+            p("level", 3, "levels thresholded"),
+            p("window", 64, "bars"),
+            t("threshold", "soft", "soft or hard"),
+        ],
+        outputs: ONE,
+        inputs: SERIES,
+        talib: None,
+    },
+    FeatureDef {
+        name: "spectral",
+        summary: "rolling periodogram (Hann, demeaned): dominant period, entropy, low/mid/high band power",
+        params: &[
+            p("window", 64, "bars"),
+            x("low_cut", 0.05, "cycles per bar"),
+            x("high_cut", 0.2, "cycles per bar"),
+            INPUT_RETURNS,
+        ],
+        outputs: &["period", "entropy", "low", "mid", "high"],
+        inputs: SERIES,
+        talib: None,
+    },
+    FeatureDef {
+        name: "hurst_rs",
+        summary: "Hurst exponent by rescaled range (nolds hurst_rs, poly fit)",
+        params: &[p("window", 128, "bars"), INPUT_RETURNS],
+        outputs: ONE,
+        inputs: SERIES,
+        talib: None,
+    },
+    FeatureDef {
+        name: "dfa",
+        summary: "detrended fluctuation analysis exponent (nolds dfa, overlap, order 1)",
+        params: &[p("window", 128, "bars"), INPUT_RETURNS],
+        outputs: ONE,
+        inputs: SERIES,
+        talib: None,
+    },
+    FeatureDef {
+        name: "higuchi",
+        summary: "Higuchi fractal dimension, kmax 10 (antropy)",
+        params: &[p("window", 128, "bars"), INPUT_LEVEL],
+        outputs: ONE,
+        inputs: SERIES,
+        talib: None,
+    },
+    FeatureDef {
+        name: "katz",
+        summary: "Katz fractal dimension (antropy)",
+        params: &[p("window", 128, "bars"), INPUT_LEVEL],
+        outputs: ONE,
+        inputs: SERIES,
+        talib: None,
+    },
+    FeatureDef {
+        name: "corr",
+        summary: "rolling correlation with a peer instrument",
+        params: &[OTHER, p("window", 60, "bars"), INPUT_RETURNS],
+        outputs: ONE,
+        inputs: SERIES,
+        talib: None,
+    },
+    FeatureDef {
+        name: "beta",
+        summary: "rolling beta to a peer instrument",
+        params: &[OTHER, p("window", 60, "bars"), INPUT_RETURNS],
+        outputs: ONE,
+        inputs: SERIES,
+        talib: None,
+    },
+    FeatureDef {
+        name: "coint",
+        summary: "rolling Engle-Granger against a peer: hedge ratio, spread, spread z-score, ADF t",
+        params: &[OTHER, p("window", 120, "bars"), INPUT_LOG],
+        outputs: &["hedge", "spread", "z", "adf"],
+        inputs: SERIES,
+        talib: None,
+    },
+    FeatureDef {
+        name: "lead_lag",
+        summary: "lag (bars, + when the peer leads) of the strongest rolling cross-correlation, and its value",
+        params: &[OTHER, p("window", 60, "bars"), p("max_lag", 5, "bars each way"), INPUT_RETURNS],
+        outputs: &["lag", "corr"],
+        inputs: SERIES,
+        talib: None,
+    },
+];
+
 /// Looks a feature up by name.
 pub fn definition(name: &str) -> Option<&'static FeatureDef> {
-    INDICATORS.iter().find(|d| d.name == name)
+    INDICATORS.iter().chain(TRANSFORMERS).find(|d| d.name == name)
+}
+
+/// Every feature: the indicators, then the transformers.
+pub fn all_features() -> impl Iterator<Item = &'static FeatureDef> {
+    INDICATORS.iter().chain(TRANSFORMERS)
 }
 
 /// A feature with its parameters resolved (defaults filled in), ready to build.
@@ -348,6 +470,9 @@ impl FeatureRequest {
     pub fn column_base(&self) -> String {
         let mut name = self.def.name.to_string();
         for v in &self.values {
+            if matches!(v, ParamValue::Text(t) if t.is_empty()) {
+                continue;
+            }
             name.push('_');
             let text = v.to_string();
             name.extend(
@@ -364,6 +489,10 @@ impl FeatureRequest {
     /// Output column names: the base, then the base and each extra output's suffix.
     pub fn column_names(&self) -> Vec<String> {
         let base = self.column_base();
+        if self.def.name == "wavelet_energy" {
+            let level = self.period(1);
+            return super::transformers::wavelet_energy_outputs(level).iter().map(|s| format!("{base}_{s}")).collect();
+        }
         self.def.outputs.iter().map(|s| if s.is_empty() { base.clone() } else { format!("{base}_{s}") }).collect()
     }
 
@@ -420,6 +549,7 @@ impl FeatureRequest {
             "parkinson" => bars(ind::ParkinsonVol::new(self.period(0))?, self.def.inputs),
             "garman_klass" => bars(ind::GarmanKlassVol::new(self.period(0))?, self.def.inputs),
             "zscore" => series(ind::RollingZScore::new(self.period(0))?, s),
+            name if TRANSFORMERS.iter().any(|d| d.name == name) => super::transformers::build(self)?,
             other => {
                 return Err(FeatureError::Invalid {
                     feature: other.into(),
@@ -465,6 +595,20 @@ pub trait Feature: Send {
     /// The streaming form: writes this bar's outputs into `out` (length `output_count`).
     fn update(&mut self, bar: &TimedBar, out: &mut [f64]);
     fn reset(&mut self);
+    /// The peer instrument a cross-asset feature is computed against.
+    fn peer(&self) -> Option<&str> {
+        None
+    }
+    /// The streaming form of a cross-asset feature, with the peer's latest value at this bar's time.
+    fn update_with_peer(&mut self, bar: &TimedBar, peer: f64, out: &mut [f64]) {
+        let _ = peer;
+        self.update(bar, out)
+    }
+    /// The batch form of a cross-asset feature: `peer` holds the peer's values at the bars' times.
+    fn compute_with_peer(&mut self, bars: &BarColumns<'_>, peer: &[f64]) -> Result<Vec<Vec<f64>>, FeatureError> {
+        let _ = peer;
+        self.compute(bars)
+    }
 }
 
 struct OnSeries<I> {

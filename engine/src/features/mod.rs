@@ -15,10 +15,13 @@ pub mod output;
 pub mod pipeline;
 pub mod spec;
 pub mod spectral;
+pub mod transformers;
 pub mod wavelet;
 pub mod wavelet_features;
 
 pub use error::FeatureError;
-pub use library::{Feature, FeatureDef, FeatureRequest, INDICATORS, ParamValue, parse_indicator_list};
+pub use library::{
+    Feature, FeatureDef, FeatureRequest, INDICATORS, ParamValue, TRANSFORMERS, all_features, parse_indicator_list,
+};
 pub use pipeline::{FeatureMatrix, InstrumentBars};
 pub use spec::FeatureSpec;

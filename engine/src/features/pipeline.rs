@@ -38,11 +38,34 @@ impl FeatureSpec {
     /// The feature columns for one instrument, normalised as the spec says, in spec order.
     /// Features are computed in parallel; each one is a single pass over the bars.
     pub fn compute_features(&self, bars: &BarColumns<'_>) -> Result<Vec<(String, Vec<f64>)>, FeatureError> {
+        self.compute_features_with_peers(bars, &[])
+    }
+
+    /// [`Self::compute_features`] where cross-asset features find their peer among `peers`
+    /// (aligned as of each bar: the peer's last value at or before the bar's time).
+    pub fn compute_features_with_peers(
+        &self,
+        bars: &BarColumns<'_>,
+        peers: &[InstrumentBars<'_>],
+    ) -> Result<Vec<(String, Vec<f64>)>, FeatureError> {
         let per_feature: Vec<Vec<(String, Vec<f64>)>> = self
             .features
             .par_iter()
             .map(|request| {
-                let outputs = request.build()?.compute(bars)?;
+                let mut feature = request.build()?;
+                let outputs = match feature.peer() {
+                    None => feature.compute(bars)?,
+                    Some(symbol) => {
+                        let peer = peers.iter().find(|p| p.symbol.eq_ignore_ascii_case(symbol)).ok_or_else(|| {
+                            FeatureError::Invalid {
+                                feature: request.column_base(),
+                                reason: format!("the peer {symbol} is not among the instruments given"),
+                            }
+                        })?;
+                        let aligned = as_of(bars.ts_nanos, peer.bars.ts_nanos, peer.bars.field(request.source));
+                        feature.compute_with_peer(bars, &aligned)?
+                    }
+                };
                 Ok(request.column_names().into_iter().zip(outputs).collect())
             })
             .collect::<Result<_, FeatureError>>()?;
@@ -77,7 +100,8 @@ impl FeatureSpec {
         let mut feature_columns = Vec::new();
         let label_columns: Vec<String> = self.labels.iter().map(|l| l.column_name()).collect();
         for inst in instruments {
-            let features = self.compute_features(&inst.bars).map_err(|e| with_symbol(e, inst.symbol))?;
+            let features =
+                self.compute_features_with_peers(&inst.bars, instruments).map_err(|e| with_symbol(e, inst.symbol))?;
             feature_columns = features.iter().map(|(n, _)| n.clone()).collect();
             let mut cols: Vec<Column> = Vec::with_capacity(features.len() + 2);
             let ts = Int64Chunked::from_slice(time_column.into(), inst.bars.ts_nanos)
@@ -111,6 +135,19 @@ impl FeatureSpec {
             spec_hash: self.hash(),
         })
     }
+}
+
+/// The peer's value at or before each of `ts` (NaN before its first bar): never a later value.
+fn as_of(ts: &[i64], peer_ts: &[i64], peer: &[f64]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(ts.len());
+    let mut j = 0;
+    for &t in ts {
+        while j < peer_ts.len() && peer_ts[j] <= t {
+            j += 1;
+        }
+        out.push(if j == 0 { f64::NAN } else { peer[j - 1] });
+    }
+    out
 }
 
 fn with_symbol(e: FeatureError, symbol: &str) -> FeatureError {
