@@ -10,9 +10,11 @@ macro_rules! outln {
     }};
 }
 
+pub mod backtest;
 pub mod data;
 pub mod demo;
 pub mod features;
+pub mod walkforward;
 
 use anyhow::Context;
 use engine::config::Settings;

@@ -1,0 +1,187 @@
+//! `sextant backtest …`: run a shipped strategy over a file or catalog symbols and print its
+//! statistics (or JSON), optionally writing the self-contained HTML report.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use engine::backtest::costs::{Fees, Slippage};
+use engine::backtest::strategies::{self, Params};
+use engine::backtest::{AccountConfig, BacktestConfig, FillTiming, InstrumentSpec, PreparedBars, VenueConfig};
+use engine::config::Settings;
+use engine::data::import::{ImportOptions, RowPolicy, read_file};
+use engine::domain::{Decimal, Symbol, Timeframe};
+
+use super::open_catalog;
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BacktestArgs {
+    #[command(subcommand)]
+    pub command: Option<BacktestCommand>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BacktestCommand {
+    /// Walk-forward analysis: re-fit the strategy's parameters on each training window (grid
+    /// search on Sharpe), trade the next test window, and report the stitched out-of-sample result.
+    WalkForward(super::walkforward::WalkForwardArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// A bar file (CSV or Parquet) or catalog symbols; several separated by commas.
+    #[arg(long, value_delimiter = ',')]
+    pub data: Vec<String>,
+    /// buy_and_hold, sma_cross, rsi_reversion or bollinger_breakout.
+    #[arg(long, default_value = "sma_cross")]
+    pub strategy: String,
+    /// Strategy parameters, e.g. --set fast=10 --set slow=20.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Starting cash in the account currency.
+    #[arg(long, default_value = "10000")]
+    pub cash: Decimal,
+    /// Commission as a fraction of notional, charged on entry and exit (0.002 = 0.2 %).
+    #[arg(long, default_value = "0")]
+    pub commission: Decimal,
+    /// Slippage in basis points of the price.
+    #[arg(long)]
+    pub slippage_bps: Option<f64>,
+    /// Initial margin fraction (1 = cash account, 0.5 = 2x leverage).
+    #[arg(long, default_value = "1")]
+    pub margin: Decimal,
+    /// When market orders fill: next_open (default), close.
+    #[arg(long, default_value = "next_open")]
+    pub fill: String,
+    /// Timeframe of catalog symbols (default: the finest stored).
+    #[arg(long)]
+    pub timeframe: Option<String>,
+    /// Print the whole result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the HTML report here.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+}
+
+impl RunArgs {
+    pub fn params(&self) -> anyhow::Result<Params> {
+        let mut params = Params::new();
+        for kv in &self.set {
+            let (k, v) = kv.split_once('=').with_context(|| format!("--set {kv}: expected KEY=VALUE"))?;
+            params.insert(k.trim().to_string(), v.trim().to_string());
+        }
+        Ok(params)
+    }
+
+    pub fn config(&self, symbols: &[String]) -> anyhow::Result<BacktestConfig> {
+        let fill_timing = match self.fill.as_str() {
+            "next_open" => FillTiming::NextOpen,
+            "close" => FillTiming::Close,
+            other => bail!("--fill {other}: use next_open or close"),
+        };
+        let fees = if self.commission.is_zero() { Fees::None } else { Fees::Percent { rate: self.commission } };
+        let slippage = self.slippage_bps.map(|bps| Slippage::FixedBps { bps }).unwrap_or_default();
+        Ok(BacktestConfig {
+            account: AccountConfig { initial_cash: self.cash, margin: self.margin, ..AccountConfig::default() },
+            venue: VenueConfig { fill_timing, max_participation: None },
+            instruments: symbols
+                .iter()
+                .map(|s| InstrumentSpec {
+                    fees: fees.clone(),
+                    slippage: slippage.clone(),
+                    ..InstrumentSpec::cash(s, "USD")
+                })
+                .collect(),
+            benchmark: None,
+            risk_free_rate: 0.0,
+        })
+    }
+}
+
+/// Loads each `--data` item (file or catalog symbol) as prepared bars with its symbol.
+pub async fn load(
+    items: &[String],
+    timeframe: Option<&str>,
+    settings: &Settings,
+) -> anyhow::Result<Vec<(String, PreparedBars)>> {
+    if items.is_empty() {
+        bail!("--data FILE|SYMBOL is required");
+    }
+    let mut out = Vec::new();
+    for item in items {
+        let path = Path::new(item);
+        if path.is_file() {
+            let read = read_file(path, &ImportOptions::default(), RowPolicy::Strict)?;
+            for (series, _) in read.series {
+                let mut bars = series.bars;
+                bars.sort_dedup();
+                out.push((series.symbol.to_string(), PreparedBars::new(bars)));
+            }
+        } else {
+            let catalog = open_catalog(settings).await?;
+            let symbol = Symbol::new(item).with_context(|| format!("`{item}` is neither a file nor a symbol"))?;
+            let tf = match timeframe {
+                Some(tf) => Timeframe::from_str(tf)?,
+                None => {
+                    let mut tfs = Vec::new();
+                    for d in catalog.datasets_of(&symbol).await? {
+                        tfs.push(Timeframe::from_str(&d.timeframe)?);
+                    }
+                    tfs.into_iter()
+                        .min_by_key(|tf| tf.nominal_nanos())
+                        .with_context(|| format!("`{item}` is not a file, and {symbol} is not in the catalog"))?
+                }
+            };
+            let bars = catalog.query(&symbol, tf, None, None).await?;
+            out.push((symbol.to_string(), PreparedBars::new(bars)));
+        }
+    }
+    Ok(out)
+}
+
+pub async fn run(args: BacktestArgs, settings: &Settings) -> anyhow::Result<()> {
+    if let Some(BacktestCommand::WalkForward(wf)) = args.command {
+        return super::walkforward::run(wf, settings).await;
+    }
+    let args = args.run;
+    let loaded = load(&args.data, args.timeframe.as_deref(), settings).await?;
+    let symbols: Vec<String> = loaded.iter().map(|(s, _)| s.clone()).collect();
+    let data: Vec<PreparedBars> = loaded.into_iter().map(|(_, d)| d).collect();
+    let config = args.config(&symbols)?;
+    let mut strategy = strategies::build(&args.strategy, &args.params()?)?;
+    let started = std::time::Instant::now();
+    let result = engine::backtest::run(&config, &data, strategy.as_mut())?;
+    let elapsed = started.elapsed();
+    if let Some(path) = &args.report {
+        std::fs::write(path, result.to_html()).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.json {
+        outln!("{}", serde_json::to_string_pretty(&result)?);
+        return Ok(());
+    }
+    let bars: usize = data.iter().map(PreparedBars::len).sum();
+    outln!("{} on {} ({} bars, {:.1} ms)", result.strategy, symbols.join(","), bars, elapsed.as_secs_f64() * 1e3);
+    if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(&result.metrics) {
+        for (k, v) in map {
+            let shown = match v {
+                serde_json::Value::Number(n) => n.as_f64().map(|x| format!("{x:.4}")).unwrap_or_default(),
+                serde_json::Value::Null => "-".into(),
+                other => other.to_string(),
+            };
+            outln!("  {k:<28} {shown}");
+        }
+    }
+    let rejected = result.rejections().count();
+    if rejected > 0 {
+        outln!("  {rejected} order(s) rejected; --json or --report shows the reasons");
+    }
+    if let Some(path) = &args.report {
+        outln!("report: {}", path.display());
+    }
+    Ok(())
+}

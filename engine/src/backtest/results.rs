@@ -1,0 +1,245 @@
+//! What a backtest returns: the equity curve, fills, order log (rejections included), closed
+//! trades, statistics and attribution, serialisable to JSON and renderable as an HTML report.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use rust_decimal::prelude::ToPrimitive;
+use serde::{Deserialize, Serialize};
+
+use super::account::Account;
+use super::engine::{BacktestConfig, BacktestError, PreparedBars};
+use super::metrics::{EquitySample, Metrics, MetricsInput, TradeSide, TradeSummary, metrics};
+use super::order::{FillEvent, OrderEvent};
+use super::significance_stub::{AttributionSummary, attribute};
+
+// (attribution helpers live in `significance`)
+use crate::domain::{Decimal, Timestamp};
+
+/// An open position at the end of the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OpenPosition {
+    pub symbol: String,
+    pub quantity: Decimal,
+    pub entry_price: Decimal,
+    pub entry_bar: usize,
+    pub last_price: Decimal,
+}
+
+/// P&L of closed trades by instrument, by side and by signal tag.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Attribution {
+    pub by_instrument: BTreeMap<String, AttributionSummary>,
+    pub by_side: BTreeMap<String, AttributionSummary>,
+    pub by_signal: BTreeMap<String, AttributionSummary>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BacktestResult {
+    pub strategy: String,
+    pub config: BacktestConfig,
+    pub metrics: Metrics,
+    pub final_equity: Decimal,
+    pub cash: BTreeMap<String, Decimal>,
+    pub commissions: Decimal,
+    pub equity_curve: Vec<EquitySample>,
+    pub trades: Vec<TradeSummary>,
+    pub open_positions: Vec<OpenPosition>,
+    pub fills: Vec<FillEvent>,
+    pub order_log: Vec<OrderEvent>,
+    pub attribution: Attribution,
+}
+
+impl BacktestResult {
+    pub(crate) fn assemble(
+        config: &BacktestConfig,
+        data: &[PreparedBars],
+        strategy: (&str, usize),
+        (account, order_log): (Account, Vec<OrderEvent>),
+        fills: Vec<FillEvent>,
+        equity_curve: Vec<EquitySample>,
+    ) -> Result<Self, BacktestError> {
+        let (strategy, warmup) = strategy;
+        let benchmark = config.benchmark.unwrap_or(0);
+        // The benchmark's close at each step of the equity curve (as of that time).
+        let bench_close: Option<Vec<f64>> = data.get(benchmark).map(|b| {
+            let mut j = 0;
+            equity_curve
+                .iter()
+                .map(|s| {
+                    while j + 1 < b.ts.len() && b.ts[j + 1] <= s.ts_nanos {
+                        j += 1;
+                    }
+                    if b.ts[j] <= s.ts_nanos { b.close[j] } else { f64::NAN }
+                })
+                .collect()
+        });
+        let trades = account.closed_trades().to_vec();
+        let input = MetricsInput {
+            equity: &equity_curve,
+            trades: &trades,
+            benchmark_close: bench_close.as_deref(),
+            first_trading_bar: warmup.min(equity_curve.len().saturating_sub(1)),
+            risk_free_rate: config.risk_free_rate,
+            // As backtesting.py reports it: the commissions of closed trades (the result's
+            // `commissions` field holds every fee charged, open positions' included).
+            commissions_total: trades.iter().map(|t| t.commissions).sum(),
+            traded_notional: account.traded_notional().to_f64().unwrap_or(0.0),
+        };
+        let metrics = metrics(&input).map_err(|e| BacktestError::Metrics(e.to_string()))?;
+        let open_positions = account
+            .open_lots()
+            .into_iter()
+            .map(|(id, quantity, entry_price, entry_bar)| OpenPosition {
+                symbol: config.instruments[id].symbol.clone(),
+                quantity,
+                entry_price,
+                entry_bar,
+                last_price: account.last_price(id),
+            })
+            .collect();
+        let key = |f: &dyn Fn(&TradeSummary) -> String| -> Vec<(String, f64)> {
+            trades.iter().map(|t| (f(t), t.pnl)).collect()
+        };
+        let attribution = Attribution {
+            by_instrument: attribute(&key(&|t| t.symbol.clone())),
+            by_side: attribute(&key(&|t| match t.side {
+                TradeSide::Long => "long".into(),
+                TradeSide::Short => "short".into(),
+            })),
+            by_signal: attribute(&key(&|t| t.tag.clone().unwrap_or_else(|| "untagged".into()))),
+        };
+        Ok(Self {
+            strategy: strategy.to_string(),
+            config: config.clone(),
+            metrics,
+            final_equity: account.equity()?,
+            cash: account.cash_balances().clone(),
+            commissions: account.commissions(),
+            equity_curve,
+            trades,
+            open_positions,
+            fills,
+            order_log,
+            attribution,
+        })
+    }
+
+    /// Orders the venue refused, with the reasons.
+    pub fn rejections(&self) -> impl Iterator<Item = &OrderEvent> {
+        self.order_log.iter().filter(|e| matches!(e.status, super::order::OrderStatus::Rejected { .. }))
+    }
+
+    /// A self-contained HTML report: statistics, equity and drawdown charts (inline SVG), trades.
+    pub fn to_html(&self) -> String {
+        let mut html = String::new();
+        let title = format!("{} backtest", escape(&self.strategy));
+        let _ = write!(
+            html,
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title><style>\
+             body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;font-size:13px}}\
+             td,th{{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}}th{{text-align:left}}\
+             .grid{{display:grid;grid-template-columns:340px 1fr;gap:2em}}svg{{background:#fafafa;border:1px solid #eee}}\
+             </style></head><body><h1>{title}</h1>"
+        );
+        let _ = write!(html, "<div class=\"grid\"><div><h2>Statistics</h2><table>");
+        if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(&self.metrics) {
+            for (k, v) in map {
+                let shown = match v {
+                    serde_json::Value::Number(n) => n.as_f64().map(|x| format!("{x:.4}")).unwrap_or_default(),
+                    serde_json::Value::Null => "—".into(),
+                    other => escape(&other.to_string()),
+                };
+                let _ = write!(html, "<tr><th>{}</th><td>{shown}</td></tr>", escape(&k));
+            }
+        }
+        let _ = write!(html, "</table></div><div><h2>Equity</h2>{}", self.svg_equity());
+        let _ = write!(html, "<h2>Drawdown</h2>{}</div></div>", self.svg_drawdown());
+        let _ = write!(
+            html,
+            "<h2>Trades ({})</h2><table><tr><th>symbol</th><th>side</th><th>size</th><th>entry</th><th>exit</th>\
+             <th>entry price</th><th>exit price</th><th>P&amp;L</th><th>signal</th></tr>",
+            self.trades.len()
+        );
+        for t in &self.trades {
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{:?}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.2}</td><td>{}</td></tr>",
+                escape(&t.symbol),
+                t.side,
+                t.size,
+                Timestamp::from_nanos(t.entry_ts_nanos),
+                Timestamp::from_nanos(t.exit_ts_nanos),
+                t.entry_price,
+                t.exit_price,
+                t.pnl,
+                escape(t.tag.as_deref().unwrap_or(""))
+            );
+        }
+        html.push_str("</table>");
+        let rejected: Vec<&OrderEvent> = self.rejections().collect();
+        if !rejected.is_empty() {
+            let _ = write!(html, "<h2>Rejected orders ({})</h2><table>", rejected.len());
+            for e in rejected {
+                if let super::order::OrderStatus::Rejected { reason } = &e.status {
+                    let _ = write!(
+                        html,
+                        "<tr><td>{}</td><td>{}</td><td>{:?}</td><td>{}</td></tr>",
+                        e.ts,
+                        escape(&e.symbol),
+                        e.side,
+                        escape(reason)
+                    );
+                }
+            }
+            html.push_str("</table>");
+        }
+        html.push_str("</body></html>");
+        html
+    }
+
+    fn svg_equity(&self) -> String {
+        let ys: Vec<f64> = self.equity_curve.iter().map(|s| s.equity).collect();
+        svg_line(&ys, "#1f6feb")
+    }
+
+    fn svg_drawdown(&self) -> String {
+        let mut peak = f64::MIN;
+        let dd: Vec<f64> = self
+            .equity_curve
+            .iter()
+            .map(|s| {
+                peak = peak.max(s.equity);
+                if peak > 0.0 { s.equity / peak - 1.0 } else { 0.0 }
+            })
+            .collect();
+        svg_line(&dd, "#d1242f")
+    }
+}
+
+/// A polyline of at most 1,000 points, scaled into an 800×220 box.
+fn svg_line(ys: &[f64], colour: &str) -> String {
+    let (w, h) = (800.0, 220.0);
+    if ys.is_empty() {
+        return String::new();
+    }
+    let step = ys.len().div_ceil(1000).max(1);
+    let pts: Vec<(usize, f64)> = ys.iter().copied().enumerate().step_by(step).filter(|(_, y)| y.is_finite()).collect();
+    let lo = pts.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let hi = pts.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let n = (ys.len().max(2) - 1) as f64;
+    let mut path = String::new();
+    for (i, y) in pts {
+        let _ = write!(path, "{:.1},{:.1} ", i as f64 / n * w, h - (y - lo) / span * h);
+    }
+    format!(
+        "<svg width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\"><polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" points=\"{path}\"/>\
+         <text x=\"4\" y=\"12\" font-size=\"11\">{hi:.2}</text><text x=\"4\" y=\"{}\" font-size=\"11\">{lo:.2}</text></svg>",
+        h - 4.0
+    )
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
