@@ -3,6 +3,11 @@
 
 #[macro_use]
 mod commands;
+
+// mimalloc keeps freed pages for reuse: feature matrices and backtests allocate column-sized
+// buffers over and over, and page faults on fresh memory would otherwise dominate.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod logging;
 
 use std::path::PathBuf;

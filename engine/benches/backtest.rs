@@ -7,6 +7,10 @@
 //! SEXTANT_BENCH_GRID_BARS, SEXTANT_BENCH_PYTHON). Prints medians, ratio first.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// The allocator the sextant binary uses, so the figures are what users get.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;

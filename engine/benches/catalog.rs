@@ -8,6 +8,10 @@
 //! SEXTANT_BENCH_PYTHON for the interpreter with pandas). Prints medians, ratio first.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// The allocator the sextant binary uses, so the figures are what users get.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;

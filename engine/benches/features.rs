@@ -6,6 +6,10 @@
 //! SEXTANT_BENCH_PYTHON). Prints medians, ratio first (TA-Lib time / ours: above 1 means faster).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// The allocator the sextant binary uses, so the figures are what users get.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;

@@ -24,7 +24,15 @@ fn bars(rows: &[(f64, f64, f64, f64, f64)], spacing: i64, offset: i64) -> Prepar
     let mut s = BarSeries::with_capacity(rows.len());
     for (i, &(o, h, l, c, v)) in rows.iter().enumerate() {
         let dec = |x: f64| Decimal::try_from(x).unwrap();
-        s.push(Timestamp::from_nanos(1_704_153_600_000_000_000 + offset + i as i64 * spacing), dec(o), dec(h), dec(l), dec(c), dec(v), 0);
+        s.push(
+            Timestamp::from_nanos(1_704_153_600_000_000_000 + offset + i as i64 * spacing),
+            dec(o),
+            dec(h),
+            dec(l),
+            dec(c),
+            dec(v),
+            0,
+        );
     }
     PreparedBars::new(s)
 }
@@ -41,7 +49,8 @@ impl Strategy for Script {
     fn on_bar(&mut self, ctx: &mut Context<'_>, bar: &BarEvent) {
         for (i, req) in &self.at {
             // Orders for instruments the run does not have go out with the first one's bars.
-            let ours = req.instrument == bar.instrument || (req.instrument >= ctx.symbols().len() && bar.instrument == 0);
+            let ours =
+                req.instrument == bar.instrument || (req.instrument >= ctx.symbols().len() && bar.instrument == 0);
             if *i == bar.index && ours {
                 ctx.submit(req.clone());
             }
@@ -98,16 +107,26 @@ fn limit_orders_fill_at_the_limit_or_better_on_a_gap() {
 #[test]
 fn stops_trigger_on_the_range_and_gap_through_at_the_open() {
     let r = one(
-        vec![(0, req(Side::Buy, "10", OrderType::Market)), (1, req(Side::Sell, "10", OrderType::Stop { stop_price: d("97") }))],
+        vec![
+            (0, req(Side::Buy, "10", OrderType::Market)),
+            (1, req(Side::Sell, "10", OrderType::Stop { stop_price: d("97") })),
+        ],
         &[FLAT, FLAT, FLAT, (99.0, 99.0, 96.0, 96.5, 1000.0), FLAT],
     );
     assert_eq!(r.fills.len(), 2);
     assert_eq!((r.fills[1].bar, r.fills[1].price), (3, d("97")));
     let gap = one(
-        vec![(0, req(Side::Buy, "10", OrderType::Market)), (1, req(Side::Sell, "10", OrderType::Stop { stop_price: d("97") }))],
+        vec![
+            (0, req(Side::Buy, "10", OrderType::Market)),
+            (1, req(Side::Sell, "10", OrderType::Stop { stop_price: d("97") })),
+        ],
         &[FLAT, FLAT, (90.0, 91.0, 89.0, 90.0, 1000.0), FLAT],
     );
-    assert_eq!((gap.fills[1].bar, gap.fills[1].price), (2, d("90")), "a gap through the stop fills at the open, not the stop");
+    assert_eq!(
+        (gap.fills[1].bar, gap.fills[1].price),
+        (2, d("90")),
+        "a gap through the stop fills at the open, not the stop"
+    );
     assert!(gap.trades[0].pnl < 0.0);
 }
 
@@ -116,7 +135,12 @@ fn stop_limits_wait_for_the_limit_after_triggering() {
     let order = OrderType::StopLimit { stop_price: d("102"), limit_price: d("101") };
     let r = one(
         vec![(0, req(Side::Buy, "5", order))],
-        &[FLAT, (101.5, 104.0, 101.5, 103.5, 1000.0), (103.0, 103.5, 102.0, 102.5, 1000.0), (102.0, 102.0, 100.5, 101.0, 1000.0)],
+        &[
+            FLAT,
+            (101.5, 104.0, 101.5, 103.5, 1000.0),
+            (103.0, 103.5, 102.0, 102.5, 1000.0),
+            (102.0, 102.0, 100.5, 101.0, 1000.0),
+        ],
     );
     assert_eq!(r.fills.len(), 1, "triggered on bar 1 but the price stayed above the limit until bar 3");
     assert_eq!((r.fills[0].bar, r.fills[0].price), (3, d("101")));
@@ -144,7 +168,8 @@ fn a_trailing_stop_follows_the_high_and_exits_on_the_pullback() {
 #[test]
 fn a_bracket_takes_profit_and_cancels_its_stop() {
     let entry = req(Side::Buy, "10", OrderType::Market).with_bracket(Some(d("95")), Some(d("105")));
-    let r = one(vec![(0, entry)], &[FLAT, FLAT, (101.0, 106.0, 100.0, 105.5, 1000.0), (105.0, 105.0, 90.0, 91.0, 1000.0)]);
+    let r =
+        one(vec![(0, entry)], &[FLAT, FLAT, (101.0, 106.0, 100.0, 105.5, 1000.0), (105.0, 105.0, 90.0, 91.0, 1000.0)]);
     assert_eq!(r.fills.len(), 2);
     assert_eq!((r.fills[1].bar, r.fills[1].price, r.fills[1].side), (2, d("105"), Side::Sell));
     let log = statuses(&r.order_log);
@@ -210,7 +235,9 @@ fn refused_orders_show_their_reason_in_the_order_log() {
     assert!(log.iter().any(|s| s == "rejected: quantity 0.0005 is not a multiple of the lot size 0.001"), "{log:?}");
     assert!(log.iter().any(|s| s == "rejected: unknown instrument #7"), "{log:?}");
     assert!(r.fills.is_empty());
-    let short = run(&cfg, &data, &mut Script { at: vec![(0, OrderRequest::market(0, Side::Sell, Quantity::Units(d("1"))))] }).unwrap();
+    let short =
+        run(&cfg, &data, &mut Script { at: vec![(0, OrderRequest::market(0, Side::Sell, Quantity::Units(d("1"))))] })
+            .unwrap();
     assert!(statuses(&short.order_log).iter().any(|s| s == "rejected: short selling is not allowed in this account"));
 }
 
@@ -221,7 +248,16 @@ fn foreign_currency_positions_are_valued_through_the_fx_series() {
     let specs = vec![sap, InstrumentSpec::cash("EURUSD", "USD")];
     let data = [
         bars(&[(100.0, 100.0, 100.0, 100.0, 1e6); 4], HOUR, 0),
-        bars(&[(1.1, 1.1, 1.1, 1.1, 1e6), (1.1, 1.1, 1.1, 1.1, 1e6), (1.1, 1.1, 1.1, 1.1, 1e6), (1.2, 1.2, 1.2, 1.2, 1e6)], HOUR, 0),
+        bars(
+            &[
+                (1.1, 1.1, 1.1, 1.1, 1e6),
+                (1.1, 1.1, 1.1, 1.1, 1e6),
+                (1.1, 1.1, 1.1, 1.1, 1e6),
+                (1.2, 1.2, 1.2, 1.2, 1e6),
+            ],
+            HOUR,
+            0,
+        ),
     ];
     let at = vec![(0, OrderRequest::market(0, Side::Buy, Quantity::Units(d("10"))))];
     let r = run(&config(specs, "10000"), &data, &mut Script { at }).unwrap();
@@ -237,7 +273,11 @@ fn bars_that_do_not_line_up_are_traded_without_invented_prices() {
     // A trades hourly; B only every third hour.
     let specs = vec![InstrumentSpec::cash("A", "USD"), InstrumentSpec::cash("B", "USD")];
     let a = bars(&[FLAT; 9], HOUR, 0);
-    let b = bars(&[(50.0, 51.0, 49.0, 50.0, 1000.0), (55.0, 56.0, 54.0, 55.0, 1000.0), (60.0, 61.0, 59.0, 60.0, 1000.0)], 3 * HOUR, 0);
+    let b = bars(
+        &[(50.0, 51.0, 49.0, 50.0, 1000.0), (55.0, 56.0, 54.0, 55.0, 1000.0), (60.0, 61.0, 59.0, 60.0, 1000.0)],
+        3 * HOUR,
+        0,
+    );
     struct OnA;
     impl Strategy for OnA {
         fn name(&self) -> &str {

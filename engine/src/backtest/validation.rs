@@ -154,7 +154,8 @@ pub fn walk_forward(n: usize, spec: WalkForwardSpec) -> Result<Vec<Split>, Valid
             WalkForwardMode::Rolling => train_end - spec.train,
             WalkForwardMode::Anchored => 0,
         };
-        splits.push(Split { train: vec![train_start..train_end], test: vec![test_start..test_end.min(n)] });
+        let (train, test) = (train_start..train_end, test_start..test_end.min(n));
+        splits.push(Split { train: vec![train], test: vec![test] });
         if test_end >= n {
             break;
         }
@@ -216,9 +217,9 @@ fn purged_train(n: usize, test: &[Range<usize>], label_end: &[usize], embargo: u
         })
         .collect();
     let mut train: Vec<Range<usize>> = Vec::new();
-    for i in 0..n {
+    for (i, &end_i) in label_end.iter().enumerate() {
         let in_test = blocks.iter().any(|b| b.contains(&i));
-        let purged = windows.iter().any(|&(start, end)| i <= end && label_end[i] >= start);
+        let purged = windows.iter().any(|&(start, end)| i <= end && end_i >= start);
         if in_test || purged {
             continue;
         }
@@ -246,7 +247,8 @@ pub fn purged_kfold(n: usize, k: usize, label_end: &[usize], embargo: usize) -> 
     let mut splits = Vec::with_capacity(k);
     for fold in 0..k {
         let end = start + base + usize::from(fold < extra);
-        let test = vec![start..end];
+        let block = start..end;
+        let test = vec![block];
         let train = purged_train(n, &test, label_end, embargo);
         if train.is_empty() {
             return Err(ValidationError::EmptyTrain { split: fold });
@@ -384,6 +386,8 @@ pub fn cpcv(
 }
 
 #[cfg(test)]
+// Splits are lists of ranges; a one-range list is the expected value, not a mistaken `collect`.
+#[allow(clippy::single_range_in_vec_init)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

@@ -47,7 +47,7 @@ impl FeatureSpec {
     pub fn default_spec() -> Self {
         let mut features: Vec<FeatureRequest> =
             library::INDICATORS.iter().filter_map(|def| FeatureRequest::positional(def.name, &[]).ok()).collect();
-        for extra in ["sma:10", "sma:50", "ema:12", "ema:26", "rsi:7", "bbands:20:2", "roc:1", "zscore:50"] {
+        for extra in ["sma:10", "sma:50", "ema:12", "ema:26", "rsi:7", "bbands:10:1.5", "roc:1", "zscore:50"] {
             features.extend(library::parse_indicator_list(extra).unwrap_or_default());
         }
         Self { name: Some("default".into()), features, normalise: Vec::new(), labels: Vec::new() }
@@ -264,7 +264,12 @@ sell_threshold = -0.01
         assert_eq!(spec.hash(), FeatureSpec::parse(&explicit, "other.toml").unwrap().hash());
         let changed = SPEC.replace("period = 14", "period = 15");
         assert_ne!(spec.hash(), FeatureSpec::parse(&changed, "x").unwrap().hash());
-        assert!(FeatureSpec::default_spec().features.iter().map(|f| f.column_names().len()).sum::<usize>() >= 30);
+        let default = FeatureSpec::default_spec();
+        assert!(default.features.iter().map(|f| f.column_names().len()).sum::<usize>() >= 30);
+        // Every column of the default spec is distinct, so the matrix can be built.
+        let names: Vec<String> = default.features.iter().flat_map(|f| f.column_names()).collect();
+        let unique: std::collections::BTreeSet<&String> = names.iter().collect();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
     }
 
     #[test]

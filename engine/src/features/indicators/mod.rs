@@ -159,7 +159,7 @@ impl<const N: usize> Outputs for [f64; N] {
 /// A streaming indicator. `next` takes one input and returns NaN (all outputs) until
 /// `lookback()` inputs have been seen, then a value for every input. Inputs must be finite: the
 /// batch drivers check that, and live bars are validated domain bars.
-pub trait Indicator {
+pub trait Indicator: Clone {
     /// `f64` for indicators of one series, [`Ohlcv`] or [`TimedBar`] for indicators of bars.
     type Input: Copy;
     type Output: Outputs;
@@ -186,23 +186,14 @@ pub fn run_series_of<I: Indicator<Input = f64>>(
     let start = first_valid(ind.name(), column, xs)?;
     check_enough(ind, xs.len(), start)?;
     ind.reset();
-    let mut cols = vec![vec![f64::NAN; xs.len()]; I::Output::COUNT];
-    for (i, &x) in xs.iter().enumerate().skip(start) {
-        write(&mut cols, i, ind.next(x));
-    }
+    let mut cols = columns::<I::Output>(xs.len(), start);
+    drive(ind, &mut cols, start, xs[start..].iter().copied());
     Ok(cols)
 }
 
 /// [`run_series`] for single-output indicators.
 pub fn run_series1<I: Indicator<Input = f64, Output = f64>>(ind: &mut I, xs: &[f64]) -> Result<Vec<f64>, FeatureError> {
-    let start = first_valid(ind.name(), "input", xs)?;
-    check_enough(ind, xs.len(), start)?;
-    ind.reset();
-    let mut out = vec![f64::NAN; xs.len()];
-    for (o, &x) in out[start..].iter_mut().zip(&xs[start..]) {
-        *o = ind.next(x);
-    }
-    Ok(out)
+    Ok(run_series(ind, xs)?.swap_remove(0))
 }
 
 /// The batch form of a bar indicator; `fields` are the columns it reads (checked for NaN gaps).
@@ -211,7 +202,19 @@ pub fn run_bars<I: Indicator<Input = Ohlcv>>(
     bars: &BarColumns<'_>,
     fields: &[Field],
 ) -> Result<Vec<Vec<f64>>, FeatureError> {
-    run_timed(&mut TimedAdapter(ind), bars, fields)
+    let start = bars_start(ind, bars, fields)?;
+    let mut cols = columns::<I::Output>(bars.len(), start);
+    let (o, h, l, c, v) =
+        (&bars.open[start..], &bars.high[start..], &bars.low[start..], &bars.close[start..], &bars.volume[start..]);
+    let inputs = o.iter().zip(h).zip(l).zip(c).zip(v).map(|((((&open, &high), &low), &close), &volume)| Ohlcv {
+        open,
+        high,
+        low,
+        close,
+        volume,
+    });
+    drive(ind, &mut cols, start, inputs);
+    Ok(cols)
 }
 
 /// The batch form of an indicator that needs bar times (session resets).
@@ -220,6 +223,13 @@ pub fn run_timed<I: Indicator<Input = TimedBar>>(
     bars: &BarColumns<'_>,
     fields: &[Field],
 ) -> Result<Vec<Vec<f64>>, FeatureError> {
+    let start = bars_start(ind, bars, fields)?;
+    let mut cols = columns::<I::Output>(bars.len(), start);
+    drive(ind, &mut cols, start, (start..bars.len()).map(|i| bars.timed(i)));
+    Ok(cols)
+}
+
+fn bars_start<I: Indicator>(ind: &mut I, bars: &BarColumns<'_>, fields: &[Field]) -> Result<usize, FeatureError> {
     bars.check_lengths(ind.name())?;
     let mut start = 0;
     for &f in fields {
@@ -227,38 +237,87 @@ pub fn run_timed<I: Indicator<Input = TimedBar>>(
     }
     check_enough(ind, bars.len(), start)?;
     ind.reset();
-    let mut cols = vec![vec![f64::NAN; bars.len()]; I::Output::COUNT];
-    for i in start..bars.len() {
-        write(&mut cols, i, ind.next(bars.timed(i)));
-    }
-    Ok(cols)
+    Ok(start)
 }
 
-/// Lets a bar indicator run where timed bars flow.
-struct TimedAdapter<'a, I>(&'a mut I);
+/// Output columns of full length, NaN until written: the leading NaNs are already in place.
+fn columns<O: Outputs>(len: usize, _start: usize) -> Vec<Vec<f64>> {
+    (0..O::COUNT).map(|_| vec![f64::NAN; len]).collect()
+}
 
-impl<I: Indicator<Input = Ohlcv>> Indicator for TimedAdapter<'_, I> {
-    type Input = TimedBar;
-    type Output = I::Output;
-    fn name(&self) -> &'static str {
-        self.0.name()
+/// Feeds every input through `next` and appends the outputs to the columns. The loop runs on a
+/// local copy of the state, which the compiler can keep in registers (through `&mut` it must
+/// reload fields after every store to memory), then hands the state back. On x86-64 CPUs with FMA
+/// the loop is compiled a second time with FMA enabled, so the fused multiply-adds of the TA-Lib
+/// recipes are single instructions rather than library calls (both are exact: results are equal).
+#[inline(always)]
+fn drive<I: Indicator>(ind: &mut I, cols: &mut [Vec<f64>], start: usize, inputs: impl Iterator<Item = I::Input>) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("fma") {
+            fma::drive(ind, cols, start, inputs);
+            return;
+        }
     }
-    fn lookback(&self) -> usize {
-        self.0.lookback()
-    }
-    #[inline(always)]
-    fn next(&mut self, input: TimedBar) -> I::Output {
-        self.0.next(input.bar)
-    }
-    fn reset(&mut self) {
-        self.0.reset()
-    }
+    append(ind, cols, start, inputs)
 }
 
 #[inline(always)]
-fn write<O: Outputs>(cols: &mut [Vec<f64>], i: usize, out: O) {
-    for (k, col) in cols.iter_mut().enumerate() {
-        col[i] = out.get(k);
+fn append<I: Indicator>(ind: &mut I, cols: &mut [Vec<f64>], start: usize, inputs: impl Iterator<Item = I::Input>) {
+    // Indicators are small: a clone costs one window allocation, far less than the reloads it saves.
+    let mut local = ind.clone();
+    // Explicit loops writing into slices, not `extend`/`push`: std's fold would not be inlined
+    // into the FMA clone, and a Vec's length in memory would be reloaded after every store.
+    if I::Output::COUNT == 1 {
+        for (slot, x) in cols[0][start..].iter_mut().zip(inputs) {
+            *slot = local.next(x).get(0);
+        }
+    } else if let [a, b] = cols {
+        for ((sa, sb), x) in a[start..].iter_mut().zip(b[start..].iter_mut()).zip(inputs) {
+            let o = local.next(x);
+            (*sa, *sb) = (o.get(0), o.get(1));
+        }
+    } else if let [a, b, c] = cols {
+        let slots = a[start..].iter_mut().zip(b[start..].iter_mut()).zip(c[start..].iter_mut());
+        for (((sa, sb), sc), x) in slots.zip(inputs) {
+            let o = local.next(x);
+            (*sa, *sb, *sc) = (o.get(0), o.get(1), o.get(2));
+        }
+    } else {
+        for (i, x) in inputs.enumerate() {
+            let o = local.next(x);
+            for (k, col) in cols.iter_mut().enumerate() {
+                col[start + i] = o.get(k);
+            }
+        }
+    }
+    *ind = local;
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod fma {
+    use super::{Indicator, append};
+
+    #[inline(always)]
+    pub(super) fn drive<I: Indicator>(
+        ind: &mut I,
+        cols: &mut [Vec<f64>],
+        start: usize,
+        inputs: impl Iterator<Item = I::Input>,
+    ) {
+        // SAFETY: called only after `is_x86_feature_detected!("fma")` returned true.
+        unsafe { with_fma(ind, cols, start, inputs) }
+    }
+
+    #[target_feature(enable = "fma")]
+    fn with_fma<I: Indicator>(
+        ind: &mut I,
+        cols: &mut [Vec<f64>],
+        start: usize,
+        inputs: impl Iterator<Item = I::Input>,
+    ) {
+        append(ind, cols, start, inputs)
     }
 }
 

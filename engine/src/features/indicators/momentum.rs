@@ -18,6 +18,9 @@ pub(crate) fn negligible(range: f64, scale: f64) -> bool {
 #[derive(Clone, Debug)]
 pub struct Rsi {
     period: usize,
+    /// 1/N and N−1 as floats, computed once.
+    inv: f64,
+    keep: f64,
     changes: usize,
     prev: f64,
     gain: f64,
@@ -27,7 +30,15 @@ pub struct Rsi {
 impl Rsi {
     pub fn new(period_: usize) -> Result<Self, FeatureError> {
         let period_ = period("rsi", "period", period_, 2)?;
-        Ok(Self { period: period_, changes: 0, prev: f64::NAN, gain: 0.0, loss: 0.0 })
+        Ok(Self {
+            period: period_,
+            inv: 1.0 / period_ as f64,
+            keep: (period_ - 1) as f64,
+            changes: 0,
+            prev: f64::NAN,
+            gain: 0.0,
+            loss: 0.0,
+        })
     }
 
     #[inline(always)]
@@ -55,24 +66,19 @@ impl Indicator for Rsi {
         let diff = x - self.prev;
         self.prev = x;
         // TA-Lib 0.8 multiplies by 1/N rather than dividing by N: the last bit differs.
-        let inv = 1.0 / self.period as f64;
+        let inv = self.inv;
         if self.changes >= self.period {
-            self.loss *= (self.period - 1) as f64;
-            self.gain *= (self.period - 1) as f64;
-            if diff < 0.0 {
-                self.loss -= diff;
-            } else {
-                self.gain += diff;
-            }
+            self.loss *= self.keep;
+            self.gain *= self.keep;
+            // Branch-free but bit-identical to TA-Lib's if/else: adding or subtracting 0.0 is exact.
+            self.loss -= diff.min(0.0);
+            self.gain += diff.max(0.0);
             self.loss *= inv;
             self.gain *= inv;
             return self.value();
         }
-        if diff < 0.0 {
-            self.loss -= diff;
-        } else {
-            self.gain += diff;
-        }
+        self.loss -= diff.min(0.0);
+        self.gain += diff.max(0.0);
         self.changes += 1;
         if self.changes < self.period {
             return f64::NAN;

@@ -9,6 +9,7 @@ use crate::features::error::FeatureError;
 #[derive(Clone, Debug)]
 pub struct Sma {
     period: usize,
+    n: f64,
     /// The last `period - 1` inputs: the part of the window that survives into the next one.
     kept: Ring,
     /// Sum of the inputs in `kept`, accumulated in TA-Lib's order (add the new, then drop the old).
@@ -18,7 +19,7 @@ pub struct Sma {
 impl Sma {
     pub fn new(period_: usize) -> Result<Self, FeatureError> {
         let period_ = period("sma", "period", period_, 1)?;
-        Ok(Self { period: period_, kept: Ring::new(period_ - 1), partial: 0.0 })
+        Ok(Self { period: period_, n: period_ as f64, kept: Ring::new(period_ - 1), partial: 0.0 })
     }
 }
 
@@ -37,7 +38,7 @@ impl Indicator for Sma {
         match self.kept.push(x) {
             Some(leaving) => {
                 self.partial = total - leaving;
-                total / self.period as f64
+                total / self.n
             }
             None => {
                 self.partial = total;

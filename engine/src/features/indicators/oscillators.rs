@@ -3,7 +3,7 @@
 
 use super::momentum::{Rsi, negligible};
 use super::moving::Sma;
-use super::window::{Ring, RollingExtreme};
+use super::window::{Ring, RollingMax, RollingMin};
 use super::{Indicator, Ohlcv, period};
 use crate::features::error::FeatureError;
 
@@ -20,8 +20,8 @@ fn fast_k(value: f64, highest: f64, lowest: f64) -> f64 {
 pub struct Stochastic {
     fast_period: usize,
     seen: usize,
-    highs: RollingExtreme,
-    lows: RollingExtreme,
+    highs: RollingMax,
+    lows: RollingMin,
     slow_k: Sma,
     slow_d: Sma,
 }
@@ -34,8 +34,8 @@ impl Stochastic {
         Ok(Self {
             fast_period: fast_k,
             seen: 0,
-            highs: RollingExtreme::max(fast_k),
-            lows: RollingExtreme::min(fast_k),
+            highs: RollingMax::new(fast_k),
+            lows: RollingMin::new(fast_k),
             slow_k: Sma::new(slow_k)?,
             slow_d: Sma::new(slow_d)?,
         })
@@ -83,8 +83,8 @@ pub struct StochRsi {
     rsi: Rsi,
     fast_period: usize,
     seen: usize,
-    highs: RollingExtreme,
-    lows: RollingExtreme,
+    highs: RollingMax,
+    lows: RollingMin,
     fast_d: Sma,
 }
 
@@ -97,8 +97,8 @@ impl StochRsi {
             rsi: Rsi::new(period_)?,
             fast_period: fast_k,
             seen: 0,
-            highs: RollingExtreme::max(fast_k),
-            lows: RollingExtreme::min(fast_k),
+            highs: RollingMax::new(fast_k),
+            lows: RollingMin::new(fast_k),
             fast_d: Sma::new(fast_d)?,
         })
     }
@@ -144,14 +144,14 @@ impl Indicator for StochRsi {
 pub struct WilliamsR {
     period: usize,
     seen: usize,
-    highs: RollingExtreme,
-    lows: RollingExtreme,
+    highs: RollingMax,
+    lows: RollingMin,
 }
 
 impl WilliamsR {
     pub fn new(period_: usize) -> Result<Self, FeatureError> {
         let period_ = period("willr", "period", period_, 2)?;
-        Ok(Self { period: period_, seen: 0, highs: RollingExtreme::max(period_), lows: RollingExtreme::min(period_) })
+        Ok(Self { period: period_, seen: 0, highs: RollingMax::new(period_), lows: RollingMin::new(period_) })
     }
 }
 
@@ -188,13 +188,16 @@ impl Indicator for WilliamsR {
 #[derive(Clone, Debug)]
 pub struct Cci {
     period: usize,
-    typical: Ring,
+    /// Typical prices by slot t mod period, summed in slot order as TA-Lib does (a time-ordered
+    /// sum rounds differently).
+    slots: Box<[f64]>,
+    seen: usize,
 }
 
 impl Cci {
     pub fn new(period_: usize) -> Result<Self, FeatureError> {
         let period_ = period("cci", "period", period_, 2)?;
-        Ok(Self { period: period_, typical: Ring::new(period_) })
+        Ok(Self { period: period_, slots: vec![0.0; period_].into_boxed_slice(), seen: 0 })
     }
 }
 
@@ -210,13 +213,13 @@ impl Indicator for Cci {
     #[inline(always)]
     fn next(&mut self, bar: Ohlcv) -> f64 {
         let tp = (bar.high + bar.low + bar.close) / 3.0;
-        self.typical.push(tp);
-        if !self.typical.is_full() {
+        self.slots[self.seen % self.period] = tp;
+        self.seen += 1;
+        if self.seen < self.period {
             return f64::NAN;
         }
         let n = self.period as f64;
-        // Summed in storage-slot order, as TA-Lib does: a time-ordered sum rounds differently.
-        let slots = self.typical.slots();
+        let slots = &self.slots[..];
         let mut mean = 0.0;
         for v in slots {
             mean += v;
@@ -232,7 +235,7 @@ impl Indicator for Cci {
         if !negligible(diff, scale) && !negligible(deviation, scale) { diff / (0.015 * deviation) } else { 0.0 }
     }
     fn reset(&mut self) {
-        self.typical.clear();
+        self.seen = 0;
     }
 }
 

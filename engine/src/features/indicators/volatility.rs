@@ -2,7 +2,7 @@
 //! realised volatility (close-to-close, Parkinson, Garman-Klass) and the rolling z-score.
 
 use super::moving::{Ema, Sma};
-use super::window::{Ring, RollingExtreme, RollingMoments};
+use super::window::{Ring, RollingMax, RollingMin, RollingMoments};
 use super::{Indicator, Ohlcv, period};
 use crate::features::error::FeatureError;
 
@@ -160,6 +160,9 @@ fn true_range(bar: &Ohlcv, prev_close: f64) -> f64 {
 #[derive(Clone, Debug)]
 pub struct Atr {
     period: usize,
+    /// Wilder's weights (N−1)/N and 1 − (N−1)/N, as TA-Lib 0.8 computes them.
+    wb: f64,
+    wa: f64,
     prev_close: f64,
     ranges: usize,
     value: f64,
@@ -172,7 +175,9 @@ impl Atr {
 
     fn named(feature: &str, period_: usize) -> Result<Self, FeatureError> {
         let period_ = period(feature, "period", period_, 1)?;
-        Ok(Self { period: period_, prev_close: f64::NAN, ranges: 0, value: 0.0 })
+        let n = period_ as f64;
+        let wb = (n - 1.0) / n;
+        Ok(Self { period: period_, wb, wa: 1.0 - wb, prev_close: f64::NAN, ranges: 0, value: 0.0 })
     }
 }
 
@@ -196,9 +201,7 @@ impl Indicator for Atr {
         let n = self.period as f64;
         if self.ranges >= self.period {
             // Wilder smoothing as TA-Lib 0.8 writes it: fma(wb, atr, wa·TR).
-            let wb = (n - 1.0) / n;
-            let wa = 1.0 - wb;
-            self.value = wb.mul_add(self.value, wa * tr);
+            self.value = self.wb.mul_add(self.value, self.wa * tr);
             return self.value;
         }
         self.value += tr;
@@ -304,14 +307,14 @@ impl Indicator for Keltner {
 pub struct Donchian {
     period: usize,
     seen: usize,
-    highs: RollingExtreme,
-    lows: RollingExtreme,
+    highs: RollingMax,
+    lows: RollingMin,
 }
 
 impl Donchian {
     pub fn new(period_: usize) -> Result<Self, FeatureError> {
         let period_ = period("donchian", "period", period_, 1)?;
-        Ok(Self { period: period_, seen: 0, highs: RollingExtreme::max(period_), lows: RollingExtreme::min(period_) })
+        Ok(Self { period: period_, seen: 0, highs: RollingMax::new(period_), lows: RollingMin::new(period_) })
     }
 }
 

@@ -1,155 +1,131 @@
 //! Fixed-capacity windows the indicators keep their recent inputs in: a ring buffer and a
 //! monotonic deque for rolling highs and lows, both allocated once at construction.
 
-/// The last `capacity` values, oldest first. Pushing into a full ring evicts the oldest.
+/// The last `capacity` values, oldest first. Pushing into a full ring evicts the oldest. The
+/// storage is a power of two larger than the capacity, so indexing is a mask and the slot being
+/// written is never the one being evicted.
 #[derive(Clone, Debug)]
 pub(crate) struct Ring {
     buf: Box<[f64]>,
-    head: usize,
-    len: usize,
+    mask: usize,
+    capacity: usize,
+    /// Values pushed since the last clear.
+    pushed: usize,
 }
 
 impl Ring {
     pub fn new(capacity: usize) -> Self {
-        Self { buf: vec![0.0; capacity].into_boxed_slice(), head: 0, len: 0 }
+        let size = (capacity + 1).next_power_of_two();
+        Self { buf: vec![0.0; size].into_boxed_slice(), mask: size - 1, capacity, pushed: 0 }
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.pushed.min(self.capacity)
     }
 
     pub fn is_full(&self) -> bool {
-        self.len == self.buf.len()
+        self.pushed >= self.capacity
     }
 
     /// Adds `x`; returns the value that left the window, if the ring was full. A ring of
     /// capacity 0 hands `x` straight back.
     #[inline(always)]
     pub fn push(&mut self, x: f64) -> Option<f64> {
-        let cap = self.buf.len();
-        if cap == 0 {
-            return Some(x);
-        }
-        if self.len == cap {
-            let old = std::mem::replace(&mut self.buf[self.head], x);
-            self.head += 1;
-            if self.head == cap {
-                self.head = 0;
-            }
-            Some(old)
-        } else {
-            let mut slot = self.head + self.len;
-            if slot >= cap {
-                slot -= cap;
-            }
-            self.buf[slot] = x;
-            self.len += 1;
-            None
-        }
+        let p = self.pushed;
+        self.buf[p & self.mask] = x;
+        self.pushed = p + 1;
+        if p >= self.capacity { Some(self.buf[(p - self.capacity) & self.mask]) } else { None }
     }
 
     /// The value `age` pushes ago (0 = the newest).
     #[inline(always)]
     pub fn ago(&self, age: usize) -> f64 {
-        let cap = self.buf.len();
-        let mut idx = self.head + self.len - 1 - age;
-        if idx >= cap {
-            idx -= cap;
-        }
-        self.buf[idx]
-    }
-
-    /// The stored values in storage-slot order (slot k holds the value pushed at k mod capacity).
-    pub fn slots(&self) -> &[f64] {
-        &self.buf[..self.len]
+        self.buf[(self.pushed - 1 - age) & self.mask]
     }
 
     /// Oldest to newest.
     pub fn iter(&self) -> impl Iterator<Item = f64> + '_ {
-        (0..self.len).map(move |k| self.buf[(self.head + k) % self.buf.len()])
+        (self.pushed - self.len()..self.pushed).map(move |k| self.buf[k & self.mask])
     }
 
     pub fn clear(&mut self) {
-        self.head = 0;
-        self.len = 0;
+        self.pushed = 0;
     }
 }
 
-/// The highest (or lowest) of the last `period` values in amortised O(1): a deque of candidate
-/// indices whose values decrease (increase) from front to back.
+/// The highest (`MAX = true`) or lowest of the last `period` values by van Herk/Gil-Werman:
+/// time is cut into blocks of `period`; a window is the tail of the previous block (its suffix
+/// extremes, computed once per block) plus the head of the current one (a running extreme). That
+/// is three comparisons per value whatever the data, with no data-dependent branches.
 #[derive(Clone, Debug)]
-pub(crate) struct RollingExtreme {
+pub(crate) struct RollingExtreme<const MAX: bool> {
     period: usize,
-    highest: bool,
-    idx: Box<[u64]>,
-    val: Box<[f64]>,
-    front: usize,
-    len: usize,
-    count: u64,
+    block: Box<[f64]>,
+    /// `suffix[j]` is the extreme of the previous block from offset j on; `suffix[period]` is the
+    /// identity (no values).
+    suffix: Box<[f64]>,
+    head: f64,
+    offset: usize,
 }
 
-impl RollingExtreme {
-    pub fn max(period: usize) -> Self {
-        Self::new(period, true)
-    }
+pub(crate) type RollingMax = RollingExtreme<true>;
+pub(crate) type RollingMin = RollingExtreme<false>;
 
-    pub fn min(period: usize) -> Self {
-        Self::new(period, false)
-    }
+impl<const MAX: bool> RollingExtreme<MAX> {
+    const IDENTITY: f64 = if MAX { f64::NEG_INFINITY } else { f64::INFINITY };
 
-    fn new(period: usize, highest: bool) -> Self {
-        let cap = period.max(1);
+    pub fn new(period: usize) -> Self {
+        let period = period.max(1);
         Self {
-            period: cap,
-            highest,
-            idx: vec![0; cap].into_boxed_slice(),
-            val: vec![0.0; cap].into_boxed_slice(),
-            front: 0,
-            len: 0,
-            count: 0,
+            period,
+            block: vec![0.0; period].into_boxed_slice(),
+            suffix: vec![Self::IDENTITY; period + 1].into_boxed_slice(),
+            head: Self::IDENTITY,
+            offset: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn pick(a: f64, b: f64) -> f64 {
+        if MAX {
+            if a > b { a } else { b }
+        } else if a < b {
+            a
+        } else {
+            b
         }
     }
 
     /// Adds `x` and returns the extreme of the last `period` values (fewer while warming up).
     #[inline(always)]
     pub fn push(&mut self, x: f64) -> f64 {
-        let cap = self.period;
-        let now = self.count;
-        self.count += 1;
-        // Candidates dominated by the newcomer can never be the extreme again.
-        while self.len > 0 {
-            let mut back = self.front + self.len - 1;
-            if back >= cap {
-                back -= cap;
-            }
-            let v = self.val[back];
-            let dominated = if self.highest { v <= x } else { v >= x };
-            if !dominated {
-                break;
-            }
-            self.len -= 1;
+        let j = self.offset;
+        self.block[j] = x;
+        self.head = Self::pick(self.head, x);
+        let out = Self::pick(self.suffix[j + 1], self.head);
+        if j + 1 == self.period {
+            self.close_block();
+        } else {
+            self.offset = j + 1;
         }
-        if self.len > 0 && now - self.idx[self.front] >= cap as u64 {
-            self.front += 1;
-            if self.front == cap {
-                self.front = 0;
-            }
-            self.len -= 1;
+        out
+    }
+
+    #[cold]
+    fn close_block(&mut self) {
+        let mut acc = Self::IDENTITY;
+        for j in (0..self.period).rev() {
+            acc = Self::pick(acc, self.block[j]);
+            self.suffix[j] = acc;
         }
-        let mut slot = self.front + self.len;
-        if slot >= cap {
-            slot -= cap;
-        }
-        self.idx[slot] = now;
-        self.val[slot] = x;
-        self.len += 1;
-        self.val[self.front]
+        self.head = Self::IDENTITY;
+        self.offset = 0;
     }
 
     pub fn clear(&mut self) {
-        self.front = 0;
-        self.len = 0;
-        self.count = 0;
+        self.suffix.fill(Self::IDENTITY);
+        self.head = Self::IDENTITY;
+        self.offset = 0;
     }
 }
 
@@ -243,8 +219,8 @@ mod tests {
 
         #[test]
         fn rolling_extremes_equal_a_window_scan(xs in prop::collection::vec(-1e3f64..1e3, 1..200), period in 1usize..20) {
-            let mut hi = RollingExtreme::max(period);
-            let mut lo = RollingExtreme::min(period);
+            let mut hi = RollingMax::new(period);
+            let mut lo = RollingMin::new(period);
             for i in 0..xs.len() {
                 let from = i.saturating_sub(period - 1);
                 let w = &xs[from..=i];
@@ -270,6 +246,7 @@ mod tests {
                 if ring.len() > 0 {
                     prop_assert_eq!(ring.ago(0), x);
                 }
+                prop_assert_eq!(ring.len(), (i + 1).min(cap));
             }
         }
     }
