@@ -54,7 +54,7 @@ enum Command {
     /// Feature matrices from bars: `features --data FILE --indicators sma:20,rsi:14 --out F.csv`, or `features list`.
     Features(commands::features::FeaturesArgs),
     /// Backtest a strategy: `backtest --data FILE --strategy sma_cross --set fast=10`, or `backtest walk-forward`.
-    Backtest(commands::backtest::BacktestArgs),
+    Backtest(Box<commands::backtest::BacktestArgs>),
     /// Print the configuration in force (passwords hidden).
     Config,
 }
@@ -94,7 +94,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Data(cmd) => commands::data::run(cmd, &settings).await,
             Command::Demo(args) => commands::demo::run(args, &settings).await,
             Command::Features(args) => commands::features::run(args, &settings).await,
-            Command::Backtest(args) => commands::backtest::run(args, &settings).await,
+            Command::Backtest(args) => commands::backtest::run(*args, &settings).await,
             Command::Config => {
                 let mut shown = settings.clone();
                 shown.database_url = engine::storage::redact_url(&shown.effective_database_url());

@@ -10,9 +10,7 @@ pub mod engine;
 pub mod metrics;
 pub mod order;
 pub mod results;
-#[cfg(any())]
 pub mod significance;
-pub mod significance_stub;
 pub mod strategies;
 pub mod strategy;
 pub mod validation;

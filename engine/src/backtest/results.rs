@@ -11,9 +11,7 @@ use super::account::Account;
 use super::engine::{BacktestConfig, BacktestError, PreparedBars};
 use super::metrics::{EquitySample, Metrics, MetricsInput, TradeSide, TradeSummary, metrics};
 use super::order::{FillEvent, OrderEvent};
-use super::significance_stub::{AttributionSummary, attribute};
-
-// (attribution helpers live in `significance`)
+use super::significance::{Summary as AttributionSummary, attribute};
 use crate::domain::{Decimal, Timestamp};
 
 /// An open position at the end of the run.

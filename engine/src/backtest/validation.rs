@@ -145,7 +145,7 @@ pub fn walk_forward(n: usize, spec: WalkForwardSpec) -> Result<Vec<Split>, Valid
     let mut splits = Vec::new();
     let mut test_start = first_test;
     while test_start < n {
-        let test_end = test_start + spec.test;
+        let test_end = test_start.saturating_add(spec.test);
         if test_end > n && !spec.reduce_test {
             break;
         }
@@ -159,7 +159,7 @@ pub fn walk_forward(n: usize, spec: WalkForwardSpec) -> Result<Vec<Split>, Valid
         if test_end >= n {
             break;
         }
-        test_start += step;
+        test_start = test_start.saturating_add(step);
     }
     Ok(splits)
 }
@@ -562,6 +562,10 @@ mod tests {
             walk_forward(7, WalkForwardSpec::rolling(5, 5).with_gap(1).with_reduce_test(true)).unwrap().len(),
             1
         );
+        // Absurd sizes neither overflow nor loop.
+        let huge = WalkForwardSpec::rolling(5, usize::MAX).with_step(usize::MAX).with_reduce_test(true);
+        assert_eq!(walk_forward(10, huge).unwrap()[0].test, vec![5..10]);
+        assert!(walk_forward(10, WalkForwardSpec::rolling(usize::MAX, 1).with_gap(usize::MAX)).is_err());
 
         let le = fixed_horizon_label_end(10, 1);
         assert!(message(purged_kfold(10, 1, &le, 0).unwrap_err()).contains("`k`"));

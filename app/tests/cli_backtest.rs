@@ -1,0 +1,123 @@
+//! `sextant backtest` as a user runs it: the Quick Start strategy on GOOG with its statistics,
+//! JSON and the HTML report, walk-forward with a parameter grid, and refused input.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn sample(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/sample").join(file)
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = run(dir, args);
+    assert!(out.status.success(), "sextant {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_quick_start_strategy_prints_backtesting_py_figures_and_writes_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let goog = sample("GOOG.csv");
+    let report = dir.path().join("goog.html");
+    let text = ok(
+        dir.path(),
+        &[
+            "backtest",
+            "--data",
+            goog.to_str().unwrap(),
+            "--strategy",
+            "sma_cross",
+            "--set",
+            "fast=10",
+            "--set",
+            "slow=20",
+            "--cash",
+            "10000",
+            "--commission",
+            "0.002",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert!(text.starts_with("sma_cross on GOOG (2148 bars"), "{text}");
+    // backtesting.py 0.6.6 prints Return [%] 462.635193 and # Trades 93 for the same run.
+    assert!(text.lines().any(|l| l.trim_start().starts_with("return_pct") && l.contains("462.6352")), "{text}");
+    assert!(
+        text.lines().any(|l| l.trim_start().starts_with("n_trades") && l.trim_end().ends_with("93.0000")),
+        "{text}"
+    );
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.starts_with("<!doctype html>") && html.contains("<svg") && html.contains("Trades (93)"));
+
+    let json: serde_json::Value = serde_json::from_str(&ok(
+        dir.path(),
+        &["backtest", "--data", goog.to_str().unwrap(), "--strategy", "buy_and_hold", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(json["strategy"], "buy_and_hold");
+    assert_eq!(json["equity_curve"].as_array().unwrap().len(), 2148);
+    assert_eq!(json["open_positions"][0]["symbol"], "GOOG");
+}
+
+#[test]
+fn walk_forward_refits_the_grid_on_each_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = ok(
+        dir.path(),
+        &[
+            "backtest",
+            "walk-forward",
+            "--data",
+            sample("SP500.csv").to_str().unwrap(),
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "fast=5,10,20",
+            "--grid",
+            "slow=30,50",
+            "--train",
+            "1000",
+            "--test",
+            "500",
+        ],
+    );
+    let windows: Vec<&str> = text.lines().filter(|l| l.contains("fast=")).collect();
+    // 5,031 bars: windows start at 0, 500, ... while a full test window fits.
+    assert_eq!(windows.len(), 8, "{text}");
+    assert!(text.contains("out-of-sample return over 8 windows"), "{text}");
+}
+
+#[test]
+fn bad_strategy_input_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let goog = sample("GOOG.csv");
+    for (args, expected) in [
+        (vec!["--strategy", "moon"], "no strategy named `moon`"),
+        (
+            vec!["--strategy", "sma_cross", "--set", "fast=30", "--set", "slow=20"],
+            "sma_cross: parameter `slow`: must be above fast",
+        ),
+        (vec!["--strategy", "sma_cross", "--set", "speed=3"], "sma_cross: parameter `speed`: unknown"),
+        (vec!["--fill", "noon"], "--fill noon: use next_open or close"),
+    ] {
+        let mut full = vec!["backtest", "--data", goog.to_str().unwrap()];
+        full.extend(args);
+        let out = run(dir.path(), &full);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{full:?}: {stderr}");
+    }
+}
