@@ -2,12 +2,11 @@
 //! inspecting reports, refusing bad input, resampling, synthesising and logging as JSON.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn sample(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/sample").join(file)
-}
+use std::process::Output;
+
+use common::sample;
 
 struct Env {
     dir: tempfile::TempDir,
@@ -19,22 +18,11 @@ impl Env {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_sextant"))
-            .arg("--data-dir")
-            .arg(self.dir.path().join("data"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_remove("DATABASE_URL")
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap()
+        common::run(self.dir.path(), args)
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "sextant {args:?} failed: {stderr}");
-        String::from_utf8(out.stdout).unwrap()
+        common::ok(self.dir.path(), args)
     }
 }
 
@@ -190,7 +178,7 @@ fn logs_can_be_json_and_configuration_errors_name_the_key() {
 #[test]
 fn the_demo_imports_the_samples_and_prints_their_reports() {
     let env = Env::new();
-    let sample_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/sample");
+    let sample_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/sample");
     let args = ["demo", "--brief", "--sample-dir", sample_dir.to_str().unwrap()];
     let first = env.ok(&args);
     for symbol in ["GOOG", "EURUSD", "BTCUSD", "SP500", "AAPL", "XOM"] {

@@ -11,6 +11,10 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod common;
+
+use common::{env_usize, median};
+
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
@@ -24,15 +28,6 @@ use engine::data::series::BarSeries;
 use engine::domain::{Decimal, Timestamp};
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
 
 /// Seeded one-minute bars from 2020-01-01 UTC, prices rounded to cents.
 fn synthetic(n: usize) -> BarSeries {

@@ -12,6 +12,10 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod common;
+
+use common::{env_usize, median};
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -22,15 +26,6 @@ use engine::data::synth::{SynthConfig, write_csv};
 use engine::domain::{AssetClass, Symbol, Timeframe, Timestamp};
 use engine::storage::Database;
 use rand::{Rng, SeedableRng};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
 
 /// The floor: parse every field with the csv crate into f64, with no validation and no writes.
 fn csv_floor(path: &Path) -> (usize, f64) {

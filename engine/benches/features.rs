@@ -10,6 +10,10 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod common;
+
+use common::{env_usize, median};
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -20,15 +24,6 @@ use engine::features::indicators::BarColumns;
 use engine::features::{FeatureSpec, InstrumentBars, parse_indicator_list};
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
 
 struct Series {
     ts: Vec<i64>,
