@@ -49,6 +49,40 @@ fn the_quick_start_strategy_prints_backtesting_py_figures_and_writes_a_report() 
     assert_eq!(json["strategy"], "buy_and_hold");
     assert_eq!(json["equity_curve"].as_array().unwrap().len(), 2148);
     assert_eq!(json["open_positions"][0]["symbol"], "GOOG");
+
+    let sig = ok(
+        dir.path(),
+        &[
+            "backtest",
+            "--data",
+            goog.to_str().unwrap(),
+            "--significance",
+            "500",
+            "--seed",
+            "7",
+            "--commission",
+            "0.002",
+        ],
+    );
+    let again = ok(
+        dir.path(),
+        &[
+            "backtest",
+            "--data",
+            goog.to_str().unwrap(),
+            "--significance",
+            "500",
+            "--seed",
+            "7",
+            "--commission",
+            "0.002",
+        ],
+    );
+    let tail = |t: &str| {
+        t.lines().filter(|l| l.contains("significance") || l.contains(" p = ")).map(str::to_string).collect::<Vec<_>>()
+    };
+    assert_eq!(tail(&sig).len(), 3, "{sig}");
+    assert_eq!(tail(&sig), tail(&again), "seeded: the same seed gives the same figures");
 }
 
 #[test]

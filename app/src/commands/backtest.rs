@@ -66,6 +66,12 @@ pub struct RunArgs {
     /// Write the HTML report here.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Also test the result's significance with this many bootstrap resamples and permutations.
+    #[arg(long, value_name = "RESAMPLES")]
+    pub significance: Option<usize>,
+    /// Seed of the significance tests.
+    #[arg(long, default_value = "42")]
+    pub seed: u64,
 }
 
 impl RunArgs {
@@ -160,8 +166,13 @@ pub async fn run(args: BacktestArgs, settings: &Settings) -> anyhow::Result<()> 
     if let Some(path) = &args.report {
         std::fs::write(path, result.to_html()).with_context(|| format!("writing {}", path.display()))?;
     }
+    let significance = args.significance.map(|n| result.significance(n, args.seed)).transpose()?;
     if args.json {
-        outln!("{}", serde_json::to_string_pretty(&result)?);
+        let mut value = serde_json::to_value(&result)?;
+        if let Some(s) = &significance {
+            value["significance"] = serde_json::to_value(s)?;
+        }
+        outln!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
     let bars: usize = data.iter().map(PreparedBars::len).sum();
@@ -174,6 +185,22 @@ pub async fn run(args: BacktestArgs, settings: &Settings) -> anyhow::Result<()> 
                 other => other.to_string(),
             };
             outln!("  {k:<28} {shown}");
+        }
+    }
+    if let Some(s) = &significance {
+        let b = &s.sharpe_per_bar;
+        outln!(
+            "  significance: Sharpe/bar {:.4} [{:.4}, {:.4}] at {:.0}% (stationary bootstrap, {} resamples)",
+            b.estimate,
+            b.lower,
+            b.upper,
+            b.confidence * 100.0,
+            b.resamples
+        );
+        outln!("  probabilistic Sharpe vs 0: {:.4}", s.probabilistic_sharpe_vs_zero);
+        outln!("  mean return > 0, sign-flip p = {:.4}", s.mean_return_sign_flip.p_value);
+        if let Some(t) = &s.trade_order_drawdown {
+            outln!("  trade-order drawdown {:.4}, permutation p = {:.4}", t.observed, t.p_value);
         }
     }
     let rejected = result.rejections().count();
