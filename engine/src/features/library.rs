@@ -654,68 +654,42 @@ fn put<O: ind::Outputs>(o: O, out: &mut [f64]) {
     }
 }
 
-impl<I: Indicator<Input = f64> + Send> Feature for OnSeries<I> {
-    fn name(&self) -> &'static str {
-        self.ind.name()
-    }
-    fn output_count(&self) -> usize {
-        <I::Output as ind::Outputs>::COUNT
-    }
-    fn lookback(&self) -> usize {
-        self.ind.lookback()
-    }
-    fn compute(&mut self, bars: &BarColumns<'_>) -> Result<Vec<Vec<f64>>, FeatureError> {
-        ind::run_series_of(&mut self.ind, bars.field(self.source), self.source.as_str())
-    }
-    fn update(&mut self, bar: &TimedBar, out: &mut [f64]) {
-        put(self.ind.next(field_of(&bar.bar, self.source)), out)
-    }
-    fn reset(&mut self) {
-        self.ind.reset()
-    }
+/// The parts of [`Feature`] the three adapters share; each supplies its batch and streaming calls.
+macro_rules! feature_adapter {
+    ($adapter:ident, $input:ty, |$s:ident, $bars:ident| $compute:expr, |$u:ident, $bar:ident| $update:expr) => {
+        impl<I: Indicator<Input = $input> + Send> Feature for $adapter<I> {
+            fn name(&self) -> &'static str {
+                self.ind.name()
+            }
+            fn output_count(&self) -> usize {
+                <I::Output as ind::Outputs>::COUNT
+            }
+            fn lookback(&self) -> usize {
+                self.ind.lookback()
+            }
+            fn compute(&mut self, $bars: &BarColumns<'_>) -> Result<Vec<Vec<f64>>, FeatureError> {
+                let $s = self;
+                $compute
+            }
+            fn update(&mut self, $bar: &TimedBar, out: &mut [f64]) {
+                let $u = self;
+                put($update, out)
+            }
+            fn reset(&mut self) {
+                self.ind.reset()
+            }
+        }
+    };
 }
 
-impl<I: Indicator<Input = Ohlcv> + Send> Feature for OnBars<I> {
-    fn name(&self) -> &'static str {
-        self.ind.name()
-    }
-    fn output_count(&self) -> usize {
-        <I::Output as ind::Outputs>::COUNT
-    }
-    fn lookback(&self) -> usize {
-        self.ind.lookback()
-    }
-    fn compute(&mut self, bars: &BarColumns<'_>) -> Result<Vec<Vec<f64>>, FeatureError> {
-        ind::run_bars(&mut self.ind, bars, self.fields)
-    }
-    fn update(&mut self, bar: &TimedBar, out: &mut [f64]) {
-        put(self.ind.next(bar.bar), out)
-    }
-    fn reset(&mut self) {
-        self.ind.reset()
-    }
-}
-
-impl<I: Indicator<Input = TimedBar> + Send> Feature for OnTimed<I> {
-    fn name(&self) -> &'static str {
-        self.ind.name()
-    }
-    fn output_count(&self) -> usize {
-        <I::Output as ind::Outputs>::COUNT
-    }
-    fn lookback(&self) -> usize {
-        self.ind.lookback()
-    }
-    fn compute(&mut self, bars: &BarColumns<'_>) -> Result<Vec<Vec<f64>>, FeatureError> {
-        ind::run_timed(&mut self.ind, bars, self.fields)
-    }
-    fn update(&mut self, bar: &TimedBar, out: &mut [f64]) {
-        put(self.ind.next(*bar), out)
-    }
-    fn reset(&mut self) {
-        self.ind.reset()
-    }
-}
+feature_adapter!(
+    OnSeries,
+    f64,
+    |s, bars| ind::run_series_of(&mut s.ind, bars.field(s.source), s.source.as_str()),
+    |u, bar| u.ind.next(field_of(&bar.bar, u.source))
+);
+feature_adapter!(OnBars, Ohlcv, |s, bars| ind::run_bars(&mut s.ind, bars, s.fields), |u, bar| u.ind.next(bar.bar));
+feature_adapter!(OnTimed, TimedBar, |s, bars| ind::run_timed(&mut s.ind, bars, s.fields), |u, bar| u.ind.next(*bar));
 
 /// Parses `sma:20,ema:20,macd:12:26:9` into requests, in order.
 pub fn parse_indicator_list(list: &str) -> Result<Vec<FeatureRequest>, FeatureError> {
