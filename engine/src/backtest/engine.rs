@@ -84,6 +84,7 @@ impl PreparedBars {
             low: self.bars.low[i],
             close: self.bars.close[i],
             volume: self.bars.volume[i],
+            stats: [self.high[i], self.low[i], self.close[i], self.volume[i]],
         }
     }
 

@@ -68,6 +68,9 @@ pub struct VenueBar {
     pub low: Decimal,
     pub close: Decimal,
     pub volume: Decimal,
+    /// High, low, close and volume as floats, for the venue's running statistics (slippage
+    /// models): decimal arithmetic on every bar would cost more than everything else.
+    pub stats: [f64; 4],
 }
 
 fn day_of(ts: Timestamp) -> i64 {
@@ -135,10 +138,9 @@ impl SimulatedVenue {
         }
         self.current[instrument] = Some(bar);
         let st = &mut self.state[instrument];
-        let close = bar.close.to_f64().unwrap_or(0.0);
+        let [high, low, close, volume] = bar.stats;
         if close > 0.0 {
-            let range = ((bar.high - bar.low).to_f64().unwrap_or(0.0) / close).max(0.0);
-            let volume = bar.volume.to_f64().unwrap_or(0.0);
+            let range = ((high - low) / close).max(0.0);
             // 20-bar exponential means: what the venue knows before the next fill.
             let a = 2.0 / 21.0;
             if st.average_volume == 0.0 && st.range_volatility == 0.0 {
