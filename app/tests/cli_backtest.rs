@@ -111,6 +111,11 @@ fn walk_forward_refits_the_grid_on_each_window() {
     // 5,031 bars: windows start at 0, 500, ... while a full test window fits.
     assert_eq!(windows.len(), 8, "{text}");
     assert!(text.contains("out-of-sample return over 8 windows"), "{text}");
+    // Each window reports its in-sample choice deflated for the six configurations tried: a probability.
+    for w in &windows {
+        let dsr: f64 = w.split_whitespace().rev().nth(2).unwrap().parse().unwrap();
+        assert!((0.0..=1.0).contains(&dsr), "{w}");
+    }
 }
 
 #[test]

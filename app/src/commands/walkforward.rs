@@ -58,11 +58,12 @@ pub async fn run(args: WalkForwardArgs, settings: &Settings) -> anyhow::Result<(
         return Ok(());
     }
     outln!(
-        "{:>12} {:>12} {:<28} {:>10} {:>10} {:>10}",
+        "{:>12} {:>12} {:<28} {:>10} {:>8} {:>10} {:>10}",
         "train",
         "test",
         "chosen",
         "IS score",
+        "IS DSR",
         "OOS ret%",
         "OOS Sharpe"
     );
@@ -71,12 +72,14 @@ pub async fn run(args: WalkForwardArgs, settings: &Settings) -> anyhow::Result<(
         let chosen: Vec<String> = w.chosen.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let m = &w.out_of_sample.metrics;
         compounded *= 1.0 + m.return_pct / 100.0;
+        let dsr = w.deflated.as_ref().map(|d| format!("{:.3}", d.deflated_sharpe_ratio)).unwrap_or_else(|| "-".into());
         outln!(
-            "{:>12} {:>12} {:<28} {:>10.3} {:>10.2} {:>10.3}",
+            "{:>12} {:>12} {:<28} {:>10.3} {:>8} {:>10.2} {:>10.3}",
             format!("{}-{}", w.train.start, w.train.end),
             format!("{}-{}", w.test.start, w.test.end),
             chosen.join(" "),
             w.in_sample_score,
+            dsr,
             m.return_pct,
             m.sharpe_ratio
         );

@@ -6,8 +6,14 @@ use serde::{Deserialize, Serialize};
 
 use super::engine::{BacktestConfig, BacktestError, PreparedBars, run};
 use super::results::BacktestResult;
+use super::significance::{DeflatedSharpe, deflated_sharpe, sharpe_ratio};
 use super::strategies::{self, Params};
 use super::validation::{WalkForwardSpec, walk_forward};
+
+/// Returns of the equity curve from bar to bar.
+fn bar_returns(r: &BacktestResult) -> Vec<f64> {
+    r.equity_curve.windows(2).map(|w| w[1].equity / w[0].equity - 1.0).collect()
+}
 use crate::data::series::BarSeries;
 
 /// What a grid search maximises.
@@ -67,6 +73,8 @@ pub struct GridPoint {
     pub params: Params,
     pub score: f64,
     pub sharpe: f64,
+    /// Sharpe ratio of the per-bar returns (NaN when flat): the trials' spread deflates the best.
+    pub sharpe_per_bar: f64,
     pub return_pct: f64,
     pub max_drawdown_pct: f64,
     pub trades: usize,
@@ -92,6 +100,7 @@ pub fn grid_search(
             Ok(GridPoint {
                 score: objective.score(&r),
                 sharpe: r.metrics.sharpe_ratio,
+                sharpe_per_bar: sharpe_ratio(&bar_returns(&r)).unwrap_or(f64::NAN),
                 return_pct: r.metrics.return_pct,
                 max_drawdown_pct: r.metrics.max_drawdown_pct,
                 trades: r.trades.len(),
@@ -108,6 +117,9 @@ pub struct WalkForwardWindow {
     pub test: std::ops::Range<usize>,
     pub chosen: Params,
     pub in_sample_score: f64,
+    /// The chosen configuration's in-sample Sharpe deflated for the number of configurations
+    /// tried (Bailey & López de Prado); None when it cannot be computed (a flat grid).
+    pub deflated: Option<DeflatedSharpe>,
     pub out_of_sample: BacktestResult,
 }
 
@@ -142,8 +154,15 @@ pub fn walk_forward_analysis(
     for split in splits {
         let (Some(train), Some(test)) = (split.train.first().cloned(), split.test.first().cloned()) else { continue };
         let train = train.start..split.train.last().map(|r| r.end).unwrap_or(train.end);
-        let points = grid_search(config, &slice(data, train.clone()), strategy, grid, objective)?;
+        let train_data = slice(data, train.clone());
+        let points = grid_search(config, &train_data, strategy, grid, objective)?;
+        let trials: Vec<f64> = points.iter().map(|p| p.sharpe_per_bar).filter(|s| s.is_finite()).collect();
         let best = points.into_iter().max_by(|a, b| a.score.total_cmp(&b.score)).ok_or(GridError::EmptyGrid)?;
+        let deflated = {
+            let mut s = strategies::build(strategy, &best.params)?;
+            let in_sample = run(config, &train_data, s.as_mut())?;
+            deflated_sharpe(&bar_returns(&in_sample), &trials).ok()
+        };
         let mut s = strategies::build(strategy, &best.params)?;
         let out_of_sample = run(config, &slice(data, test.clone()), s.as_mut())?;
         tracing::info!(?train, ?test, params = ?best.params, score = best.score, "walk-forward window");
@@ -152,6 +171,7 @@ pub fn walk_forward_analysis(
             test,
             chosen: best.params,
             in_sample_score: best.score,
+            deflated,
             out_of_sample,
         });
     }
