@@ -139,7 +139,8 @@ fn slice(data: &[PreparedBars], range: std::ops::Range<usize>) -> Vec<PreparedBa
 
 /// Walk-forward analysis over the first series' bars (the others are cut to the same times).
 /// The re-fit hook is the grid search: each training window picks the best parameters by
-/// `objective`, which then trade the test window from a fresh account.
+/// `objective`, which then trade the test window from a fresh account, warmed up on the bars
+/// just before it.
 pub fn walk_forward_analysis(
     config: &BacktestConfig,
     data: &[PreparedBars],
@@ -164,7 +165,11 @@ pub fn walk_forward_analysis(
             deflated_sharpe(&bar_returns(&in_sample), &trials).ok()
         };
         let mut s = strategies::build(strategy, &best.params)?;
-        let out_of_sample = run(config, &slice(data, test.clone()), s.as_mut())?;
+        // The strategy sees the bars just before the test window to warm its indicators up, so
+        // its first possible signal falls on the window's first bar (as a live strategy would be
+        // warmed up); it cannot trade before, and the equity there stays flat.
+        let from = test.start.saturating_sub(s.warmup() + 1);
+        let out_of_sample = run(config, &slice(data, from..test.end), s.as_mut())?;
         tracing::info!(?train, ?test, params = ?best.params, score = best.score, "walk-forward window");
         windows.push(WalkForwardWindow {
             train,
