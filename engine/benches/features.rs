@@ -20,62 +20,41 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+use engine::data::FloatBars;
 use engine::features::indicators::BarColumns;
 use engine::features::{FeatureSpec, InstrumentBars, parse_indicator_list};
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 
-struct Series {
-    ts: Vec<i64>,
-    open: Vec<f64>,
-    high: Vec<f64>,
-    low: Vec<f64>,
-    close: Vec<f64>,
-    volume: Vec<f64>,
+/// A seeded random walk of minute bars with a realistic spread of ranges and volumes.
+fn random_walk(n: usize) -> FloatBars {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let step = Normal::new(0.0, 0.001).unwrap();
+    let mut s = FloatBars::default();
+    let mut price = 100.0f64;
+    for i in 0..n {
+        let open = price;
+        let close = open * (1.0 + step.sample(&mut rng));
+        let wick = step.sample(&mut rng).abs();
+        s.ts.push(1_600_000_000_000_000_000 + i as i64 * 60_000_000_000);
+        s.open.push(open);
+        s.high.push(open.max(close) * (1.0 + wick));
+        s.low.push(open.min(close) * (1.0 - wick));
+        s.close.push(close);
+        s.volume.push((1000.0 * (1.0 + 10.0 * wick)).round());
+        price = close;
+    }
+    s
 }
 
-impl Series {
-    /// A seeded random walk of minute bars with a realistic spread of ranges and volumes.
-    fn random_walk(n: usize) -> Self {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-        let step = Normal::new(0.0, 0.001).unwrap();
-        let mut s = Series { ts: vec![], open: vec![], high: vec![], low: vec![], close: vec![], volume: vec![] };
-        let mut price = 100.0f64;
-        for i in 0..n {
-            let open = price;
-            let close = open * (1.0 + step.sample(&mut rng));
-            let wick = step.sample(&mut rng).abs();
-            s.ts.push(1_600_000_000_000_000_000 + i as i64 * 60_000_000_000);
-            s.open.push(open);
-            s.high.push(open.max(close) * (1.0 + wick));
-            s.low.push(open.min(close) * (1.0 - wick));
-            s.close.push(close);
-            s.volume.push((1000.0 * (1.0 + 10.0 * wick)).round());
-            price = close;
-        }
-        s
-    }
-
-    fn columns(&self) -> BarColumns<'_> {
-        BarColumns {
-            ts_nanos: &self.ts,
-            open: &self.open,
-            high: &self.high,
-            low: &self.low,
-            close: &self.close,
-            volume: &self.volume,
+fn write_raw(s: &FloatBars, path: &Path) {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    for col in [&s.open, &s.high, &s.low, &s.close, &s.volume] {
+        for v in col.iter() {
+            f.write_all(&v.to_le_bytes()).unwrap();
         }
     }
-
-    fn write_raw(&self, path: &Path) {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-        for col in [&self.open, &self.high, &self.low, &self.close, &self.volume] {
-            for v in col.iter() {
-                f.write_all(&v.to_le_bytes()).unwrap();
-            }
-        }
-        f.flush().unwrap();
-    }
+    f.flush().unwrap();
 }
 
 fn talib_reference(python: &str, raw: &Path, n: usize, repeats: usize) -> Option<(String, BTreeMap<String, f64>)> {
@@ -97,10 +76,10 @@ fn main() {
     let repeats = env_usize("SEXTANT_BENCH_REPEATS", 5);
     let python = std::env::var("SEXTANT_BENCH_PYTHON").unwrap_or_else(|_| "python3".to_owned());
     eprintln!("generating {n} bars ...");
-    let series = Series::random_walk(n);
+    let series = random_walk(n);
     let dir = tempfile::tempdir().unwrap();
     let raw = dir.path().join("series.f64");
-    series.write_raw(&raw);
+    write_raw(&series, &raw);
     eprintln!("timing TA-Lib ({python}) ...");
     let reference = talib_reference(&python, &raw, n, repeats);
     let cases = [

@@ -4,50 +4,19 @@
 
 #![allow(clippy::unwrap_used, clippy::needless_range_loop)]
 
+use engine::data::FloatBars;
 use engine::features::indicators::{BarColumns, Ohlcv, TimedBar};
 use engine::features::library::ParamKind;
 use engine::features::{Feature, FeatureRequest, INDICATORS, all_features};
 use proptest::prelude::*;
 
-#[derive(Clone, Debug)]
-struct Bars {
-    ts: Vec<i64>,
-    open: Vec<f64>,
-    high: Vec<f64>,
-    low: Vec<f64>,
-    close: Vec<f64>,
-    volume: Vec<f64>,
-}
-
-impl Bars {
-    fn columns(&self) -> BarColumns<'_> {
-        BarColumns {
-            ts_nanos: &self.ts,
-            open: &self.open,
-            high: &self.high,
-            low: &self.low,
-            close: &self.close,
-            volume: &self.volume,
-        }
-    }
-
-    fn prefix(&self, n: usize) -> Bars {
-        Bars {
-            ts: self.ts[..n].to_vec(),
-            open: self.open[..n].to_vec(),
-            high: self.high[..n].to_vec(),
-            low: self.low[..n].to_vec(),
-            close: self.close[..n].to_vec(),
-            volume: self.volume[..n].to_vec(),
-        }
-    }
-}
+type Bars = FloatBars;
 
 /// Hourly bars from a random walk, with flat stretches so that zero guards are exercised.
 fn bars_strategy() -> impl Strategy<Value = Bars> {
     prop::collection::vec((-0.03f64..0.03, 0.0f64..0.02, 0.0f64..0.02, -0.01f64..0.01, 0u32..5000, 0u8..8), 80..160)
         .prop_map(|steps| {
-            let mut bars = Bars { ts: vec![], open: vec![], high: vec![], low: vec![], close: vec![], volume: vec![] };
+            let mut bars = Bars::default();
             let mut price = 100.0f64;
             for (k, (ret, up, down, gap, vol, flat)) in steps.into_iter().enumerate() {
                 let open = price * (1.0 + gap);

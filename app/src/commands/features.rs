@@ -7,10 +7,9 @@ use std::str::FromStr;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use engine::config::Settings;
+use engine::data::FloatBars;
 use engine::data::import::{ImportOptions, RowPolicy, read_file};
-use engine::data::series::BarSeries;
 use engine::domain::{Symbol, Timeframe};
-use engine::features::indicators::BarColumns;
 use engine::features::library::ParamKind;
 use engine::features::{FeatureSpec, InstrumentBars, all_features, parse_indicator_list};
 
@@ -104,45 +103,6 @@ fn default_text(kind: ParamKind) -> String {
     }
 }
 
-/// Bars of one instrument in f64 columns, owned so that `BarColumns` can borrow them.
-struct OwnedBars {
-    symbol: String,
-    ts: Vec<i64>,
-    open: Vec<f64>,
-    high: Vec<f64>,
-    low: Vec<f64>,
-    close: Vec<f64>,
-    volume: Vec<f64>,
-}
-
-impl OwnedBars {
-    fn new(symbol: String, bars: &BarSeries) -> Self {
-        Self {
-            symbol,
-            ts: bars.ts_nanos(),
-            open: BarSeries::as_f64(&bars.open),
-            high: BarSeries::as_f64(&bars.high),
-            low: BarSeries::as_f64(&bars.low),
-            close: BarSeries::as_f64(&bars.close),
-            volume: BarSeries::as_f64(&bars.volume),
-        }
-    }
-
-    fn columns(&self) -> InstrumentBars<'_> {
-        InstrumentBars {
-            symbol: &self.symbol,
-            bars: BarColumns {
-                ts_nanos: &self.ts,
-                open: &self.open,
-                high: &self.high,
-                low: &self.low,
-                close: &self.close,
-                volume: &self.volume,
-            },
-        }
-    }
-}
-
 async fn compute(args: ComputeArgs, settings: &Settings) -> anyhow::Result<()> {
     if args.data.is_empty() {
         bail!("--data FILE|SYMBOL is required (or use `sextant features list`)");
@@ -154,7 +114,7 @@ async fn compute(args: ComputeArgs, settings: &Settings) -> anyhow::Result<()> {
         (None, None) => FeatureSpec::default_spec(),
     };
     let mut time_column = "timestamp".to_string();
-    let mut instruments: Vec<OwnedBars> = Vec::new();
+    let mut instruments: Vec<(String, FloatBars)> = Vec::new();
     for item in &args.data {
         let path = Path::new(item);
         if path.is_file() {
@@ -163,7 +123,7 @@ async fn compute(args: ComputeArgs, settings: &Settings) -> anyhow::Result<()> {
             for (series, _) in &read.series {
                 let mut bars = series.bars.clone();
                 bars.sort_dedup();
-                instruments.push(OwnedBars::new(series.symbol.to_string(), &bars));
+                instruments.push((series.symbol.to_string(), FloatBars::from_series(&bars)));
             }
         } else {
             let catalog = open_catalog(settings).await?;
@@ -183,11 +143,12 @@ async fn compute(args: ComputeArgs, settings: &Settings) -> anyhow::Result<()> {
                 }
             };
             let bars = catalog.query(&symbol, timeframe, None, None).await?;
-            instruments.push(OwnedBars::new(symbol.to_string(), &bars));
+            instruments.push((symbol.to_string(), FloatBars::from_series(&bars)));
         }
     }
     let bar = progress(instruments.len() as u64, "features");
-    let views: Vec<InstrumentBars<'_>> = instruments.iter().map(OwnedBars::columns).collect();
+    let views: Vec<InstrumentBars<'_>> =
+        instruments.iter().map(|(symbol, bars)| InstrumentBars { symbol, bars: bars.columns() }).collect();
     let started = std::time::Instant::now();
     let span = tracing::info_span!("features", instruments = views.len(), features = spec.features.len());
     let mut matrix = span.in_scope(|| spec.build_matrix(&views, &time_column))?;

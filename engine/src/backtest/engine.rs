@@ -11,8 +11,9 @@ use super::order::{FillEvent, OrderEvent};
 use super::results::BacktestResult;
 use super::strategy::{BarEvent, Context, SimClock, Strategy};
 use super::venue::{SimulatedVenue, Venue, VenueBar, VenueConfig};
-use crate::data::series::{BarSeries, decimal_to_f64};
-use crate::domain::{Decimal, Timestamp};
+use crate::data::FloatBars;
+use crate::data::series::BarSeries;
+use crate::domain::Timestamp;
 
 /// Everything about a run except the data and the strategy.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -54,16 +55,8 @@ pub struct PreparedBars {
 
 impl PreparedBars {
     pub fn new(bars: BarSeries) -> Self {
-        let f = |c: &[Decimal]| c.iter().map(|d| decimal_to_f64(*d)).collect::<Vec<f64>>();
-        Self {
-            ts: bars.ts_nanos(),
-            open: f(&bars.open),
-            high: f(&bars.high),
-            low: f(&bars.low),
-            close: f(&bars.close),
-            volume: f(&bars.volume),
-            bars,
-        }
+        let FloatBars { ts, open, high, low, close, volume } = FloatBars::from_series(&bars);
+        Self { ts, open, high, low, close, volume, bars }
     }
 
     pub fn len(&self) -> usize {

@@ -10,4 +10,4 @@ pub mod series;
 pub mod sync;
 pub mod synth;
 
-pub use series::{BarSeries, LabelledSeries, SeriesFields};
+pub use series::{BarSeries, FloatBars, LabelledSeries, SeriesFields};

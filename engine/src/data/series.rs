@@ -151,6 +151,51 @@ impl BarSeries {
     }
 }
 
+/// A series' columns as floats (times in UTC nanoseconds): what indicators, signals and statistics
+/// read. Money stays exact in the [`BarSeries`] it came from.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FloatBars {
+    pub ts: Vec<i64>,
+    pub open: Vec<f64>,
+    pub high: Vec<f64>,
+    pub low: Vec<f64>,
+    pub close: Vec<f64>,
+    pub volume: Vec<f64>,
+}
+
+impl FloatBars {
+    pub fn from_series(bars: &BarSeries) -> Self {
+        Self {
+            ts: bars.ts_nanos(),
+            open: BarSeries::as_f64(&bars.open),
+            high: BarSeries::as_f64(&bars.high),
+            low: BarSeries::as_f64(&bars.low),
+            close: BarSeries::as_f64(&bars.close),
+            volume: BarSeries::as_f64(&bars.volume),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    /// The first `n` bars.
+    pub fn prefix(&self, n: usize) -> Self {
+        Self {
+            ts: self.ts[..n].to_vec(),
+            open: self.open[..n].to_vec(),
+            high: self.high[..n].to_vec(),
+            low: self.low[..n].to_vec(),
+            close: self.close[..n].to_vec(),
+            volume: self.volume[..n].to_vec(),
+        }
+    }
+}
+
 /// A series together with what it is: the symbol, its timeframe and which fields are real.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LabelledSeries {

@@ -125,6 +125,20 @@ impl<'a> BarColumns<'a> {
     }
 }
 
+impl crate::data::FloatBars {
+    /// The columns as indicators take them.
+    pub fn columns(&self) -> BarColumns<'_> {
+        BarColumns {
+            ts_nanos: &self.ts,
+            open: &self.open,
+            high: &self.high,
+            low: &self.low,
+            close: &self.close,
+            volume: &self.volume,
+        }
+    }
+}
+
 /// The values one update yields: a single float, or a fixed group (MACD's line, signal, histogram).
 pub trait Outputs: Copy {
     const COUNT: usize;
