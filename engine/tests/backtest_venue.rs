@@ -305,3 +305,16 @@ fn close_timing_fills_market_orders_on_the_signal_bar() {
     assert_eq!((r.fills[0].bar, r.fills[0].price), (1, d("102")));
     let _ = DAY;
 }
+
+#[test]
+fn orders_behind_a_filled_oco_pair_still_act_on_the_same_bar() {
+    let entry = req(Side::Buy, "10", OrderType::Market).with_bracket(Some(d("95")), Some(d("105")));
+    let later = req(Side::Buy, "5", OrderType::Limit { limit_price: d("104") });
+    let r = one(vec![(0, entry), (1, later)], &[FLAT, FLAT, (101.0, 106.0, 100.0, 105.5, 1000.0), FLAT]);
+    let fills: Vec<_> = r.fills.iter().map(|f| (f.bar, f.side, f.price)).collect();
+    assert_eq!(
+        fills,
+        vec![(1, Side::Buy, d("100")), (2, Side::Sell, d("105")), (2, Side::Buy, d("101"))],
+        "the take-profit fills, its stop is cancelled, and the limit order behind them fills on the same bar"
+    );
+}

@@ -179,31 +179,30 @@ impl SimulatedVenue {
                 ta.total_cmp(&tb)
             });
         }
+        // The book is out of `self` while it is worked, so each order is worked in place.
         let mut k = 0;
         while k < orders.len() {
-            let mut order = orders[k].clone();
+            let order = &mut orders[k];
             if order.request.time_in_force == TimeInForce::Day && day_of(bar.ts) != order.submitted_day {
-                orders.remove(k);
+                let order = orders.remove(k);
                 self.event(order.id, &order.request, bar.ts, bar.index, OrderStatus::Expired);
                 continue;
             }
-            let Some(price) = self.trigger_price(&mut order, bar) else {
+            let Some(price) = self.trigger_price(order, bar) else {
                 order.rested = true;
-                orders[k] = order;
                 k += 1;
                 continue;
             };
             let maker = order.rested && matches!(order.request.order_type, OrderType::Limit { .. });
-            let outcome = self.execute(&mut order, price, bar, maker);
-            match outcome {
+            match self.execute(order, price, bar, maker) {
                 Execution::Done => {
-                    orders.remove(k);
-                    self.finish_links(&mut orders, &order, bar);
-                    // Children of a filled entry join the book and may act on later bars.
+                    // Children of a filled entry join the book (via `self.working`) for later bars.
+                    let order = orders.remove(k);
+                    // Partners ahead of this position shift the rest down when they go.
+                    k -= self.finish_links(&mut orders, &order, bar, k);
                 }
                 Execution::Partial => {
                     order.rested = true;
-                    orders[k] = order;
                     k += 1;
                 }
                 Execution::Ended => {
@@ -304,7 +303,7 @@ impl SimulatedVenue {
                 }
                 None => {
                     let reason = "the account cannot afford a single lot".to_string();
-                    self.event(order.id, &order.request.clone(), bar.ts, bar.index, OrderStatus::Rejected { reason });
+                    self.event(order.id, &order.request, bar.ts, bar.index, OrderStatus::Rejected { reason });
                     return Execution::Ended;
                 }
             },
@@ -322,7 +321,7 @@ impl SimulatedVenue {
             quantity = quantity.min(reducible);
             if quantity.is_zero() {
                 let reason = "reduce-only order with no position to reduce".to_string();
-                self.event(order.id, &order.request.clone(), bar.ts, bar.index, OrderStatus::Cancelled { reason });
+                self.event(order.id, &order.request, bar.ts, bar.index, OrderStatus::Cancelled { reason });
                 return Execution::Ended;
             }
         }
@@ -333,13 +332,7 @@ impl SimulatedVenue {
                 if order.request.time_in_force == TimeInForce::Fok || allowed.is_zero() {
                     if matches!(order.request.time_in_force, TimeInForce::Fok | TimeInForce::Ioc) {
                         let reason = format!("the bar's volume allows {allowed} of {quantity}");
-                        self.event(
-                            order.id,
-                            &order.request.clone(),
-                            bar.ts,
-                            bar.index,
-                            OrderStatus::Cancelled { reason },
-                        );
+                        self.event(order.id, &order.request, bar.ts, bar.index, OrderStatus::Cancelled { reason });
                         return Execution::Ended;
                     }
                     return Execution::Partial;
@@ -351,7 +344,7 @@ impl SimulatedVenue {
         let fee = spec.fees.fee(quantity, fill_price * spec.multiplier, maker);
         if let Err(rejection) = self.account.check(id, order.request.side, quantity, fill_price, fee) {
             let reason = rejection.to_string();
-            self.event(order.id, &order.request.clone(), bar.ts, bar.index, OrderStatus::Rejected { reason });
+            self.event(order.id, &order.request, bar.ts, bar.index, OrderStatus::Rejected { reason });
             return Execution::Ended;
         }
         let fill = FillEvent {
@@ -373,17 +366,17 @@ impl SimulatedVenue {
         order.filled += quantity;
         let remaining = units - order.filled;
         if remaining.is_zero() || order.request.reduce_only && self.account.position(id).is_zero() {
-            self.event(order.id, &order.request.clone(), bar.ts, bar.index, OrderStatus::Filled);
+            self.event(order.id, &order.request, bar.ts, bar.index, OrderStatus::Filled);
             if let Some(bracket) = order.request.bracket {
                 self.place_children(order, bracket, bar);
             }
             Execution::Done
         } else {
             let status = OrderStatus::PartiallyFilled { filled: order.filled, remaining };
-            self.event(order.id, &order.request.clone(), bar.ts, bar.index, status);
+            self.event(order.id, &order.request, bar.ts, bar.index, status);
             if order.request.time_in_force == TimeInForce::Ioc {
                 let reason = "immediate-or-cancel remainder".to_string();
-                self.event(order.id, &order.request.clone(), bar.ts, bar.index, OrderStatus::Cancelled { reason });
+                self.event(order.id, &order.request, bar.ts, bar.index, OrderStatus::Cancelled { reason });
                 return Execution::Ended;
             }
             Execution::Partial
@@ -454,20 +447,28 @@ impl SimulatedVenue {
         }
     }
 
-    /// Cancels the OCO partner of a filled order.
-    fn finish_links(&mut self, orders: &mut Vec<WorkingOrder>, filled: &WorkingOrder, bar: &VenueBar) {
+    /// Cancels the OCO partners of a filled order; returns how many stood before `position`.
+    fn finish_links(
+        &mut self,
+        orders: &mut Vec<WorkingOrder>,
+        filled: &WorkingOrder,
+        bar: &VenueBar,
+        position: usize,
+    ) -> usize {
         let partner = filled.request.oco_with;
-        let mut k = 0;
+        let (mut k, mut before) = (0, 0);
         while k < orders.len() {
             let o = &orders[k];
             if Some(o.id) == partner || o.request.oco_with == Some(filled.id) {
                 let o = orders.remove(k);
+                before += usize::from(k < position);
                 let reason = format!("one-cancels-other with order {}", filled.id);
                 self.event(o.id, &o.request, bar.ts, bar.index, OrderStatus::Cancelled { reason });
             } else {
                 k += 1;
             }
         }
+        before
     }
 
     fn reject(&mut self, id: OrderRef, request: &OrderRequest, now: Timestamp, reason: String) -> OrderRef {
@@ -588,7 +589,7 @@ impl Venue for SimulatedVenue {
             rested: false,
             request,
         };
-        self.event(id, &order.request.clone(), now, order.submitted_bar, OrderStatus::Accepted);
+        self.event(id, &order.request, now, order.submitted_bar, OrderStatus::Accepted);
         // Filling at the close: market orders execute now, at this bar's close.
         if self.config.fill_timing == FillTiming::Close
             && order.request.order_type == OrderType::Market
@@ -602,7 +603,7 @@ impl Venue for SimulatedVenue {
                     Execution::Partial => self.working[instrument].push(order),
                     Execution::Done => {
                         let mut orders = std::mem::take(&mut self.working[instrument]);
-                        self.finish_links(&mut orders, &order, &at_close);
+                        self.finish_links(&mut orders, &order, &at_close, 0);
                         orders.append(&mut self.working[instrument]);
                         self.working[instrument] = orders;
                     }
