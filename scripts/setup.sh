@@ -12,3 +12,11 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
   if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq cargo rustc; else sudo apt-get install -y -qq cargo rustc; fi
 fi
+# The official MLflow client, in its own virtual environment, for the registry's compatibility
+# tests (SEXTANT_TEST_PYTHON points there; scripts/env.sh sets it).
+venv="${SEXTANT_PY_VENV:-$HOME/.cache/sextant-py}"
+if ! "$venv/bin/python" -c "import mlflow" >/dev/null 2>&1; then
+  python3 -m venv "$venv" 2>/dev/null || { python3 -m pip install --quiet virtualenv && python3 -m virtualenv -q "$venv"; }
+  "$venv/bin/python" -m pip install --quiet --upgrade pip
+  "$venv/bin/python" -m pip install --quiet "mlflow-skinny>=2.10"
+fi

@@ -55,6 +55,9 @@ enum Command {
     Features(commands::features::FeaturesArgs),
     /// Backtest a strategy: `backtest --data FILE --strategy sma_cross --set fast=10`, or `backtest walk-forward`.
     Backtest(Box<commands::backtest::BacktestArgs>),
+    /// Experiment tracking: `registry serve` runs the MLflow-compatible server.
+    #[command(subcommand)]
+    Registry(commands::registry::RegistryCommand),
     /// Print the configuration in force (passwords hidden).
     Config,
 }
@@ -95,6 +98,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Demo(args) => commands::demo::run(args, &settings).await,
             Command::Features(args) => commands::features::run(args, &settings).await,
             Command::Backtest(args) => commands::backtest::run(*args, &settings).await,
+            Command::Registry(cmd) => commands::registry::run(cmd, &settings).await,
             Command::Config => {
                 let mut shown = settings.clone();
                 shown.database_url = engine::storage::redact_url(&shown.effective_database_url());

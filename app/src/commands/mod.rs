@@ -14,6 +14,7 @@ pub mod backtest;
 pub mod data;
 pub mod demo;
 pub mod features;
+pub mod registry;
 pub mod walkforward;
 
 use anyhow::Context;

@@ -1,0 +1,363 @@
+//! MLflow's search grammar for runs: `metrics.x > 1 AND params.lr = '0.01' AND tags.k LIKE 'a%'
+//! AND attributes.status IN ('FINISHED', 'RUNNING')`, and `order_by` clauses such as
+//! `metrics.sharpe DESC`.
+
+use std::cmp::Ordering;
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::Run;
+
+/// Which part of a run a clause looks at.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Entity {
+    Metric(String),
+    Param(String),
+    Tag(String),
+    Attribute(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Number(f64),
+    Text(String),
+    List(Vec<String>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+    Like,
+    ILike,
+    In,
+    NotIn,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Clause {
+    pub entity: Entity,
+    pub op: Op,
+    pub value: Value,
+}
+
+fn bad(msg: impl Into<String>) -> ApiError {
+    ApiError::InvalidParameter(msg.into())
+}
+
+/// Splits the filter into tokens, keeping quoted strings, backticked names and parentheses whole.
+fn tokens(filter: &str) -> ApiResult<Vec<String>> {
+    let mut out = Vec::new();
+    let chars: Vec<char> = filter.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c == '\'' || c == '"' || c == '`' {
+            let start = i;
+            i += 1;
+            while i < chars.len() && chars[i] != c {
+                i += 1;
+            }
+            if i == chars.len() {
+                return Err(bad(format!("Invalid filter '{filter}': unterminated quote")));
+            }
+            i += 1;
+            out.push(chars[start..i].iter().collect());
+        } else if c == '(' || c == ')' || c == ',' {
+            out.push(c.to_string());
+            i += 1;
+        } else if "<>=!".contains(c) {
+            let start = i;
+            while i < chars.len() && "<>=!".contains(chars[i]) {
+                i += 1;
+            }
+            out.push(chars[start..i].iter().collect());
+        } else {
+            let start = i;
+            while i < chars.len() && !chars[i].is_whitespace() && !"<>=!(),".contains(chars[i]) {
+                if chars[i] == '`' {
+                    // A backticked key inside a dotted name: metrics.`my key`.
+                    i += 1;
+                    while i < chars.len() && chars[i] != '`' {
+                        i += 1;
+                    }
+                }
+                i += 1;
+            }
+            out.push(chars[start..i.min(chars.len())].iter().collect());
+        }
+    }
+    Ok(out)
+}
+
+fn unquote(s: &str) -> Option<String> {
+    let first = s.chars().next()?;
+    if (first == '\'' || first == '"' || first == '`') && s.ends_with(first) && s.len() >= 2 {
+        Some(s[1..s.len() - 1].to_string())
+    } else {
+        None
+    }
+}
+
+/// `metrics.x`, `params."a b"`, `tags.\`k\``, `attributes.status`, `run_name` (an attribute).
+pub fn parse_entity(text: &str) -> ApiResult<Entity> {
+    let (prefix, key) = match text.split_once('.') {
+        Some((p, k)) => (p.to_ascii_lowercase(), k.to_string()),
+        None => ("attributes".to_string(), text.to_string()),
+    };
+    let key = unquote(&key).unwrap_or(key);
+    if key.is_empty() {
+        return Err(bad(format!("Invalid identifier '{text}'")));
+    }
+    Ok(match prefix.as_str() {
+        "metric" | "metrics" => Entity::Metric(key),
+        "param" | "params" | "parameter" | "parameters" => Entity::Param(key),
+        "tag" | "tags" => Entity::Tag(key),
+        "attribute" | "attributes" | "attr" | "run" => Entity::Attribute(key),
+        other => {
+            return Err(bad(format!(
+                "Invalid entity type '{other}'. Valid values are metrics, params, tags, attributes"
+            )));
+        }
+    })
+}
+
+/// Parses a filter string; an empty filter matches every run.
+pub fn parse_filter(filter: &str) -> ApiResult<Vec<Clause>> {
+    let toks = tokens(filter)?;
+    let mut clauses = Vec::new();
+    let mut i = 0;
+    while i < toks.len() {
+        let entity = parse_entity(&toks[i])?;
+        let op_text = toks.get(i + 1).ok_or_else(|| bad(format!("Invalid filter '{filter}': missing comparator")))?;
+        let (op, mut j) = match op_text.to_ascii_uppercase().as_str() {
+            "=" | "==" => (Op::Eq, i + 2),
+            "!=" => (Op::Ne, i + 2),
+            "<" => (Op::Lt, i + 2),
+            ">" => (Op::Gt, i + 2),
+            "<=" => (Op::Le, i + 2),
+            ">=" => (Op::Ge, i + 2),
+            "LIKE" => (Op::Like, i + 2),
+            "ILIKE" => (Op::ILike, i + 2),
+            "IN" => (Op::In, i + 2),
+            "NOT" if toks.get(i + 2).is_some_and(|t| t.eq_ignore_ascii_case("IN")) => (Op::NotIn, i + 3),
+            other => return Err(bad(format!("Invalid comparator '{other}' in filter '{filter}'"))),
+        };
+        let value = if matches!(op, Op::In | Op::NotIn) {
+            if toks.get(j).map(String::as_str) != Some("(") {
+                return Err(bad(format!("Invalid filter '{filter}': IN needs a parenthesised list")));
+            }
+            j += 1;
+            let mut items = Vec::new();
+            while let Some(t) = toks.get(j) {
+                match t.as_str() {
+                    ")" => break,
+                    "," => {}
+                    v => items.push(unquote(v).ok_or_else(|| bad(format!("Invalid list value {v}: quote strings")))?),
+                }
+                j += 1;
+            }
+            if toks.get(j).map(String::as_str) != Some(")") {
+                return Err(bad(format!("Invalid filter '{filter}': unclosed list")));
+            }
+            j += 1;
+            Value::List(items)
+        } else {
+            let v = toks.get(j).ok_or_else(|| bad(format!("Invalid filter '{filter}': missing value")))?;
+            j += 1;
+            match (&entity, unquote(v)) {
+                (Entity::Metric(_), quoted) => Value::Number(
+                    quoted
+                        .is_none()
+                        .then(|| v.parse().ok())
+                        .flatten()
+                        .ok_or_else(|| bad(format!("Expected numeric value type for metric. Found {v}")))?,
+                ),
+                (_, Some(text)) => Value::Text(text),
+                (Entity::Attribute(k), None) if is_numeric_attribute(k) => {
+                    Value::Number(v.parse().map_err(|_| bad(format!("Expected a number for {k}. Found {v}")))?)
+                }
+                (_, None) => return Err(bad(format!("Value {v} must be quoted: '{v}'"))),
+            }
+        };
+        clauses.push(Clause { entity, op, value });
+        i = j;
+        match toks.get(i) {
+            None => {}
+            Some(t) if t.eq_ignore_ascii_case("AND") => i += 1,
+            Some(t) => return Err(bad(format!("Invalid filter '{filter}': expected AND, found '{t}'"))),
+        }
+    }
+    Ok(clauses)
+}
+
+fn is_numeric_attribute(key: &str) -> bool {
+    matches!(key, "start_time" | "end_time" | "created")
+}
+
+/// SQL LIKE with % and _ (case-sensitive; ILIKE lowercases both sides first).
+fn like(text: &str, pattern: &str) -> bool {
+    fn go(t: &[char], p: &[char]) -> bool {
+        match p.first() {
+            None => t.is_empty(),
+            Some('%') => (0..=t.len()).any(|k| go(&t[k..], &p[1..])),
+            Some('_') => !t.is_empty() && go(&t[1..], &p[1..]),
+            Some(c) => t.first() == Some(c) && go(&t[1..], &p[1..]),
+        }
+    }
+    let t: Vec<char> = text.chars().collect();
+    let p: Vec<char> = pattern.chars().collect();
+    go(&t, &p)
+}
+
+fn compare_text(actual: &str, op: Op, value: &Value) -> bool {
+    match (op, value) {
+        (Op::Eq, Value::Text(v)) => actual == v,
+        (Op::Ne, Value::Text(v)) => actual != v,
+        (Op::Like, Value::Text(v)) => like(actual, v),
+        (Op::ILike, Value::Text(v)) => like(&actual.to_lowercase(), &v.to_lowercase()),
+        (Op::In, Value::List(vs)) => vs.iter().any(|v| v == actual),
+        (Op::NotIn, Value::List(vs)) => !vs.iter().any(|v| v == actual),
+        (Op::Lt, Value::Text(v)) => actual < v.as_str(),
+        (Op::Gt, Value::Text(v)) => actual > v.as_str(),
+        (Op::Le, Value::Text(v)) => actual <= v.as_str(),
+        (Op::Ge, Value::Text(v)) => actual >= v.as_str(),
+        _ => false,
+    }
+}
+
+fn compare_number(actual: f64, op: Op, value: &Value) -> bool {
+    let Value::Number(v) = value else { return false };
+    match op {
+        Op::Eq => actual == *v,
+        Op::Ne => actual != *v,
+        Op::Lt => actual < *v,
+        Op::Gt => actual > *v,
+        Op::Le => actual <= *v,
+        Op::Ge => actual >= *v,
+        _ => false,
+    }
+}
+
+/// Whether a run satisfies every clause (a run without the key never matches, as in MLflow).
+pub fn matches(run: &Run, clauses: &[Clause]) -> bool {
+    clauses.iter().all(|c| match &c.entity {
+        Entity::Metric(k) => run.metrics.get(k).is_some_and(|m| compare_number(m.value, c.op, &c.value)),
+        Entity::Param(k) => run.params.get(k).is_some_and(|v| compare_text(v, c.op, &c.value)),
+        Entity::Tag(k) => run.tags.get(k).is_some_and(|v| compare_text(v, c.op, &c.value)),
+        Entity::Attribute(k) => match k.as_str() {
+            "start_time" => compare_number(run.start_time as f64, c.op, &c.value),
+            "end_time" => run.end_time.is_some_and(|t| compare_number(t as f64, c.op, &c.value)),
+            other => run.attribute(other).is_some_and(|v| compare_text(&v, c.op, &c.value)),
+        },
+    })
+}
+
+/// One `order_by` term.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrderBy {
+    pub entity: Entity,
+    pub ascending: bool,
+}
+
+pub fn parse_order_by(items: &[String]) -> ApiResult<Vec<OrderBy>> {
+    items
+        .iter()
+        .map(|item| {
+            let mut parts = item.split_whitespace();
+            let entity = parse_entity(parts.next().ok_or_else(|| bad("Invalid order_by clause ''"))?)?;
+            let ascending = match parts.next().map(str::to_ascii_uppercase).as_deref() {
+                None | Some("ASC") => true,
+                Some("DESC") => false,
+                Some(other) => return Err(bad(format!("Invalid ordering key '{other}' in order_by '{item}'"))),
+            };
+            Ok(OrderBy { entity, ascending })
+        })
+        .collect()
+}
+
+/// MLflow's default order: start time descending, then run id.
+pub fn sort_runs(runs: &mut [Run], order: &[OrderBy]) {
+    runs.sort_by(|a, b| {
+        for o in order {
+            let key = |r: &Run| -> Option<SortKey> {
+                match &o.entity {
+                    Entity::Metric(k) => r.metrics.get(k).map(|m| SortKey::Num(m.value)),
+                    Entity::Param(k) => r.params.get(k).cloned().map(SortKey::Text),
+                    Entity::Tag(k) => r.tags.get(k).cloned().map(SortKey::Text),
+                    Entity::Attribute(k) => match k.as_str() {
+                        "start_time" => Some(SortKey::Num(r.start_time as f64)),
+                        "end_time" => r.end_time.map(|t| SortKey::Num(t as f64)),
+                        other => r.attribute(other).map(SortKey::Text),
+                    },
+                }
+            };
+            // Runs without the key sort last whichever the direction.
+            let ord = match (key(a), key(b)) {
+                (Some(x), Some(y)) => {
+                    let o2 = x.cmp(&y);
+                    if o.ascending { o2 } else { o2.reverse() }
+                }
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (None, None) => Ordering::Equal,
+            };
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        b.start_time.cmp(&a.start_time).then_with(|| a.run_id.cmp(&b.run_id))
+    });
+}
+
+#[derive(PartialEq, PartialOrd)]
+enum SortKey {
+    Num(f64),
+    Text(String),
+}
+
+impl SortKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (Self::Num(a), Self::Num(b)) => a.total_cmp(b),
+            (Self::Text(a), Self::Text(b)) => a.cmp(b),
+            (Self::Num(_), Self::Text(_)) => Ordering::Less,
+            (Self::Text(_), Self::Num(_)) => Ordering::Greater,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grammar_parses_every_comparator_and_refuses_nonsense() {
+        let c = parse_filter("metrics.sharpe > 1.5 and params.lr = '0.01' AND tags.`my tag` LIKE 'a%' and attributes.status IN ('FINISHED','RUNNING') and run_name != 'x'").unwrap();
+        assert_eq!(c.len(), 5);
+        assert_eq!(c[0], Clause { entity: Entity::Metric("sharpe".into()), op: Op::Gt, value: Value::Number(1.5) });
+        assert_eq!(c[2].entity, Entity::Tag("my tag".into()));
+        assert_eq!(c[3].value, Value::List(vec!["FINISHED".into(), "RUNNING".into()]));
+        assert_eq!(c[4].entity, Entity::Attribute("run_name".into()));
+        assert!(parse_filter("metrics.x > 'a'").is_err(), "metrics compare to numbers");
+        assert!(parse_filter("params.lr = 0.01").unwrap_err().to_string().contains("must be quoted"));
+        assert!(parse_filter("metrics.x >> 1").is_err());
+        assert!(parse_filter("foo.x = 'a'").unwrap_err().to_string().contains("Invalid entity type"));
+        assert!(parse_filter("metrics.x > 1 or metrics.y > 2").is_err(), "only AND joins clauses");
+        assert!(parse_filter("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn like_follows_sql() {
+        assert!(like("sma_cross", "sma%"));
+        assert!(like("sma_cross", "%cross"));
+        assert!(like("abc", "a_c"));
+        assert!(!like("abc", "a_"));
+        assert!(!like("ABC", "abc"));
+    }
+}

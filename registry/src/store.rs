@@ -1,0 +1,686 @@
+//! The tracking store: experiments, runs, params, metrics and tags in the project's database
+//! (SQLite or PostgreSQL through sqlx), with MLflow's rules for what may be logged.
+
+use std::collections::BTreeMap;
+
+use engine::storage::Database;
+use rand::RngCore;
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use crate::error::{ApiError, ApiResult};
+
+pub const ACTIVE: &str = "active";
+pub const DELETED: &str = "deleted";
+/// MLflow's limits on one log-batch call.
+pub const MAX_BATCH_METRICS: usize = 1000;
+pub const MAX_BATCH_PARAMS: usize = 100;
+pub const MAX_BATCH_TAGS: usize = 100;
+pub const MAX_BATCH_ITEMS: usize = 1000;
+const MAX_PARAM_VALUE: usize = 6000;
+const MAX_TAG_VALUE: usize = 8000;
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricPoint {
+    pub key: String,
+    pub value: f64,
+    pub timestamp: i64,
+    pub step: i64,
+}
+
+impl MetricPoint {
+    pub fn to_json(&self) -> Value {
+        json!({ "key": self.key, "value": finite_or_text(self.value), "timestamp": self.timestamp, "step": self.step })
+    }
+}
+
+/// JSON has no NaN or infinities: MLflow writes them as strings.
+fn finite_or_text(v: f64) -> Value {
+    if v.is_finite() {
+        json!(v)
+    } else if v.is_nan() {
+        json!("NaN")
+    } else if v > 0.0 {
+        json!("Infinity")
+    } else {
+        json!("-Infinity")
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Experiment {
+    pub experiment_id: i64,
+    pub name: String,
+    pub artifact_location: String,
+    pub lifecycle_stage: String,
+    pub creation_time: i64,
+    pub last_update_time: i64,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Experiment {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "experiment_id": self.experiment_id.to_string(),
+            "name": self.name,
+            "artifact_location": self.artifact_location,
+            "lifecycle_stage": self.lifecycle_stage,
+            "creation_time": self.creation_time,
+            "last_update_time": self.last_update_time,
+            "tags": tags_json(&self.tags),
+        })
+    }
+}
+
+fn tags_json(tags: &BTreeMap<String, String>) -> Vec<Value> {
+    tags.iter().map(|(k, v)| json!({ "key": k, "value": v })).collect()
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Run {
+    pub run_id: String,
+    pub experiment_id: i64,
+    pub run_name: String,
+    pub user_id: String,
+    pub status: String,
+    pub start_time: i64,
+    pub end_time: Option<i64>,
+    pub artifact_uri: String,
+    pub lifecycle_stage: String,
+    pub metrics: BTreeMap<String, MetricPoint>,
+    pub params: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Run {
+    /// An attribute by its search name.
+    pub fn attribute(&self, name: &str) -> Option<String> {
+        Some(match name {
+            "status" => self.status.clone(),
+            "run_name" => self.run_name.clone(),
+            "run_id" => self.run_id.clone(),
+            "user_id" => self.user_id.clone(),
+            "artifact_uri" => self.artifact_uri.clone(),
+            "lifecycle_stage" => self.lifecycle_stage.clone(),
+            "experiment_id" => self.experiment_id.to_string(),
+            _ => return None,
+        })
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut info = json!({
+            "run_id": self.run_id,
+            "run_uuid": self.run_id,
+            "run_name": self.run_name,
+            "experiment_id": self.experiment_id.to_string(),
+            "user_id": self.user_id,
+            "status": self.status,
+            "start_time": self.start_time,
+            "artifact_uri": self.artifact_uri,
+            "lifecycle_stage": self.lifecycle_stage,
+        });
+        if let Some(end) = self.end_time {
+            info["end_time"] = json!(end);
+        }
+        json!({
+            "info": info,
+            "data": {
+                "metrics": self.metrics.values().map(MetricPoint::to_json).collect::<Vec<_>>(),
+                "params": self.params.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
+                "tags": tags_json(&self.tags),
+            },
+            "inputs": {},
+        })
+    }
+}
+
+/// The tracking store over the project's database.
+#[derive(Clone, Debug)]
+pub struct TrackingStore {
+    db: Database,
+}
+
+fn parse_id(what: &str, id: &str) -> ApiResult<i64> {
+    id.trim().parse().map_err(|_| ApiError::InvalidParameter(format!("{what} '{id}' is not a valid id")))
+}
+
+impl TrackingStore {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    fn pool(&self) -> &sqlx::AnyPool {
+        self.db.pool()
+    }
+
+    pub async fn create_experiment(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: &[(String, String)],
+    ) -> ApiResult<i64> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(ApiError::InvalidParameter("Invalid experiment name: ''".into()));
+        }
+        if self.experiment_by_name(name).await?.is_some() {
+            return Err(ApiError::AlreadyExists(format!("Experiment(name={name}) already exists.")));
+        }
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time) \
+             VALUES ($1, '', $2, $3, $4) RETURNING experiment_id",
+        )
+        .bind(name)
+        .bind(ACTIVE)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let id: i64 = row.try_get(0)?;
+        let location = artifact_location.map(str::to_string).unwrap_or_else(|| format!("mlflow-artifacts:/{id}"));
+        sqlx::query("UPDATE experiments SET artifact_location = $1 WHERE experiment_id = $2")
+            .bind(&location)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for (k, v) in tags {
+            sqlx::query("INSERT INTO experiment_tags (experiment_id, key, value) VALUES ($1, $2, $3)")
+                .bind(id)
+                .bind(k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn experiment_tags(&self, id: i64) -> ApiResult<BTreeMap<String, String>> {
+        let rows = sqlx::query("SELECT key, value FROM experiment_tags WHERE experiment_id = $1")
+            .bind(id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    }
+
+    async fn experiment_from_row(&self, r: &sqlx::any::AnyRow) -> ApiResult<Experiment> {
+        let id: i64 = r.try_get("experiment_id")?;
+        Ok(Experiment {
+            experiment_id: id,
+            name: r.try_get("name")?,
+            artifact_location: r.try_get("artifact_location")?,
+            lifecycle_stage: r.try_get("lifecycle_stage")?,
+            creation_time: r.try_get("creation_time")?,
+            last_update_time: r.try_get("last_update_time")?,
+            tags: self.experiment_tags(id).await?,
+        })
+    }
+
+    const EXPERIMENT_COLUMNS: &'static str =
+        "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time";
+
+    pub async fn experiment(&self, id: &str) -> ApiResult<Experiment> {
+        let n = parse_id("experiment_id", id)?;
+        let sql = format!("SELECT {} FROM experiments WHERE experiment_id = $1", Self::EXPERIMENT_COLUMNS);
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(n).fetch_optional(self.pool()).await?;
+        match row {
+            Some(r) => self.experiment_from_row(&r).await,
+            None => Err(ApiError::NotFound(format!("No Experiment with id={id} exists"))),
+        }
+    }
+
+    pub async fn experiment_by_name(&self, name: &str) -> ApiResult<Option<Experiment>> {
+        let sql = format!("SELECT {} FROM experiments WHERE name = $1", Self::EXPERIMENT_COLUMNS);
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(name).fetch_optional(self.pool()).await?;
+        match row {
+            Some(r) => Ok(Some(self.experiment_from_row(&r).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Experiments in a lifecycle view (ACTIVE_ONLY, DELETED_ONLY, ALL), newest first, paged by offset.
+    pub async fn search_experiments(
+        &self,
+        view: &str,
+        max_results: usize,
+        offset: usize,
+    ) -> ApiResult<(Vec<Experiment>, Option<usize>)> {
+        let sql = format!(
+            "SELECT {} FROM experiments ORDER BY creation_time DESC, experiment_id DESC",
+            Self::EXPERIMENT_COLUMNS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
+        let mut all = Vec::new();
+        for r in &rows {
+            let e = self.experiment_from_row(r).await?;
+            if view_accepts(view, &e.lifecycle_stage) {
+                all.push(e);
+            }
+        }
+        Ok(page(all, max_results, offset))
+    }
+
+    pub async fn set_experiment_stage(&self, id: &str, stage: &str) -> ApiResult<()> {
+        let e = self.experiment(id).await?;
+        if e.experiment_id == 0 && stage == DELETED {
+            return Err(ApiError::InvalidParameter("Cannot delete the default experiment '0'.".into()));
+        }
+        sqlx::query("UPDATE experiments SET lifecycle_stage = $1, last_update_time = $2 WHERE experiment_id = $3")
+            .bind(stage)
+            .bind(now_ms())
+            .bind(e.experiment_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn rename_experiment(&self, id: &str, new_name: &str) -> ApiResult<()> {
+        let e = self.experiment(id).await?;
+        if e.lifecycle_stage != ACTIVE {
+            return Err(ApiError::InvalidState(format!("Cannot rename a non-active experiment {id}.")));
+        }
+        if self.experiment_by_name(new_name).await?.is_some_and(|x| x.experiment_id != e.experiment_id) {
+            return Err(ApiError::AlreadyExists(format!("Experiment(name={new_name}) already exists.")));
+        }
+        sqlx::query("UPDATE experiments SET name = $1, last_update_time = $2 WHERE experiment_id = $3")
+            .bind(new_name)
+            .bind(now_ms())
+            .bind(e.experiment_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_experiment_tag(&self, id: &str, key: &str, value: &str) -> ApiResult<()> {
+        let e = self.experiment(id).await?;
+        upsert(self.pool(), "experiment_tags", "experiment_id", &e.experiment_id.to_string(), key, value, true).await
+    }
+
+    pub async fn create_run(
+        &self,
+        experiment_id: &str,
+        user_id: &str,
+        run_name: Option<&str>,
+        start_time: Option<i64>,
+        tags: &[(String, String)],
+    ) -> ApiResult<Run> {
+        let e = self.experiment(experiment_id).await?;
+        if e.lifecycle_stage != ACTIVE {
+            return Err(ApiError::InvalidState(format!(
+                "The experiment {experiment_id} must be in the 'active' state. Current state is {}.",
+                e.lifecycle_stage
+            )));
+        }
+        let mut bytes = [0u8; 16];
+        rand::rng().fill_bytes(&mut bytes);
+        let run_id = hex::encode(bytes);
+        let tag_name = tags.iter().find(|(k, _)| k == "mlflow.runName").map(|(_, v)| v.clone());
+        let run_name = run_name.map(str::to_string).or(tag_name).unwrap_or_else(|| format!("run-{}", &run_id[..8]));
+        let start = start_time.unwrap_or_else(now_ms);
+        let artifact_uri = format!("{}/{run_id}/artifacts", e.artifact_location.trim_end_matches('/'));
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO runs (run_id, experiment_id, run_name, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage) \
+             VALUES ($1, $2, $3, $4, 'RUNNING', $5, NULL, $6, $7)",
+        )
+        .bind(&run_id)
+        .bind(e.experiment_id)
+        .bind(&run_name)
+        .bind(user_id)
+        .bind(start)
+        .bind(&artifact_uri)
+        .bind(ACTIVE)
+        .execute(&mut *tx)
+        .await?;
+        let mut all_tags: Vec<(String, String)> = tags.to_vec();
+        if !all_tags.iter().any(|(k, _)| k == "mlflow.runName") {
+            all_tags.push(("mlflow.runName".into(), run_name.clone()));
+        }
+        for (k, v) in &all_tags {
+            sqlx::query("INSERT INTO run_tags (run_id, key, value) VALUES ($1, $2, $3) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")
+                .bind(&run_id)
+                .bind(k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.run(&run_id).await
+    }
+
+    pub async fn run(&self, run_id: &str) -> ApiResult<Run> {
+        let row = sqlx::query(
+            "SELECT run_id, experiment_id, run_name, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage \
+             FROM runs WHERE run_id = $1",
+        )
+        .bind(run_id)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("Run with id={run_id} not found")))?;
+        let mut run = run_from_row(&row)?;
+        self.fill_data(std::slice::from_mut(&mut run)).await?;
+        Ok(run)
+    }
+
+    /// Loads metrics, params and tags of the given runs.
+    async fn fill_data(&self, runs: &mut [Run]) -> ApiResult<()> {
+        for run in runs.iter_mut() {
+            let id = run.run_id.clone();
+            for r in sqlx::query("SELECT key, value, timestamp, step FROM run_latest_metrics WHERE run_id = $1")
+                .bind(&id)
+                .fetch_all(self.pool())
+                .await?
+            {
+                let key: String = r.try_get(0)?;
+                run.metrics.insert(
+                    key.clone(),
+                    MetricPoint { key, value: r.try_get(1)?, timestamp: r.try_get(2)?, step: r.try_get(3)? },
+                );
+            }
+            for r in sqlx::query("SELECT key, value FROM run_params WHERE run_id = $1")
+                .bind(&id)
+                .fetch_all(self.pool())
+                .await?
+            {
+                run.params.insert(r.try_get(0)?, r.try_get(1)?);
+            }
+            for r in sqlx::query("SELECT key, value FROM run_tags WHERE run_id = $1")
+                .bind(&id)
+                .fetch_all(self.pool())
+                .await?
+            {
+                run.tags.insert(r.try_get(0)?, r.try_get(1)?);
+            }
+        }
+        Ok(())
+    }
+
+    async fn active_run(&self, run_id: &str) -> ApiResult<Run> {
+        let run = self.run(run_id).await?;
+        if run.lifecycle_stage != ACTIVE {
+            return Err(ApiError::InvalidState(format!(
+                "The run {run_id} must be in the 'active' state. Current state is {}.",
+                run.lifecycle_stage
+            )));
+        }
+        Ok(run)
+    }
+
+    pub async fn update_run(
+        &self,
+        run_id: &str,
+        status: Option<&str>,
+        end_time: Option<i64>,
+        run_name: Option<&str>,
+    ) -> ApiResult<Run> {
+        let run = self.active_run(run_id).await?;
+        if let Some(s) = status
+            && !["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"].contains(&s)
+        {
+            return Err(ApiError::InvalidParameter(format!("Invalid run status '{s}'")));
+        }
+        sqlx::query("UPDATE runs SET status = $1, end_time = $2, run_name = $3 WHERE run_id = $4")
+            .bind(status.unwrap_or(&run.status))
+            .bind(end_time.or(run.end_time))
+            .bind(run_name.unwrap_or(&run.run_name))
+            .bind(run_id)
+            .execute(self.pool())
+            .await?;
+        if let Some(name) = run_name {
+            upsert(self.pool(), "run_tags", "run_id", run_id, "mlflow.runName", name, true).await?;
+        }
+        self.run(run_id).await
+    }
+
+    pub async fn set_run_stage(&self, run_id: &str, stage: &str) -> ApiResult<()> {
+        self.run(run_id).await?;
+        sqlx::query("UPDATE runs SET lifecycle_stage = $1 WHERE run_id = $2")
+            .bind(stage)
+            .bind(run_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: &[MetricPoint],
+        params: &[(String, String)],
+        tags: &[(String, String)],
+    ) -> ApiResult<()> {
+        if metrics.len() > MAX_BATCH_METRICS
+            || params.len() > MAX_BATCH_PARAMS
+            || tags.len() > MAX_BATCH_TAGS
+            || metrics.len() + params.len() + tags.len() > MAX_BATCH_ITEMS
+        {
+            return Err(ApiError::InvalidParameter(format!(
+                "A batch logging request can contain at most {MAX_BATCH_METRICS} metrics, {MAX_BATCH_PARAMS} params and {MAX_BATCH_TAGS} tags ({MAX_BATCH_ITEMS} items in all); got {} metrics, {} params, {} tags",
+                metrics.len(),
+                params.len(),
+                tags.len()
+            )));
+        }
+        let run = self.active_run(run_id).await?;
+        for (k, v) in params {
+            check_key("param", k)?;
+            if v.len() > MAX_PARAM_VALUE {
+                return Err(ApiError::InvalidParameter(format!(
+                    "Param value for key '{k}' exceeds {MAX_PARAM_VALUE} characters"
+                )));
+            }
+            if let Some(old) = run.params.get(k)
+                && old != v
+            {
+                return Err(ApiError::InvalidParameter(format!(
+                    "Changing param values is not allowed. Param with key='{k}' was already logged with value='{old}' for run ID='{run_id}'. Attempted logging new value '{v}'."
+                )));
+            }
+        }
+        for (k, v) in tags {
+            check_key("tag", k)?;
+            if v.len() > MAX_TAG_VALUE {
+                return Err(ApiError::InvalidParameter(format!(
+                    "Tag value for key '{k}' exceeds {MAX_TAG_VALUE} characters"
+                )));
+            }
+        }
+        for m in metrics {
+            check_key("metric", &m.key)?;
+        }
+        let mut tx = self.pool().begin().await?;
+        for (k, v) in params {
+            sqlx::query(
+                "INSERT INTO run_params (run_id, key, value) VALUES ($1, $2, $3) ON CONFLICT (run_id, key) DO NOTHING",
+            )
+            .bind(run_id)
+            .bind(k)
+            .bind(v)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (k, v) in tags {
+            sqlx::query("INSERT INTO run_tags (run_id, key, value) VALUES ($1, $2, $3) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")
+                .bind(run_id)
+                .bind(k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await?;
+            if k == "mlflow.runName" {
+                sqlx::query("UPDATE runs SET run_name = $1 WHERE run_id = $2")
+                    .bind(v)
+                    .bind(run_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        if !metrics.is_empty() {
+            let next: i64 = sqlx::query("SELECT COALESCE(MAX(seq), -1) + 1 FROM run_metrics WHERE run_id = $1")
+                .bind(run_id)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+            for (k, m) in metrics.iter().enumerate() {
+                sqlx::query("INSERT INTO run_metrics (run_id, key, seq, value, timestamp, step) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(run_id)
+                    .bind(&m.key)
+                    .bind(next + k as i64)
+                    .bind(m.value)
+                    .bind(m.timestamp)
+                    .bind(m.step)
+                    .execute(&mut *tx)
+                    .await?;
+                // The latest value is the one at the highest step, then the latest time.
+                sqlx::query(
+                    "INSERT INTO run_latest_metrics (run_id, key, value, timestamp, step) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp, step = excluded.step \
+                     WHERE excluded.step > run_latest_metrics.step \
+                        OR (excluded.step = run_latest_metrics.step AND excluded.timestamp >= run_latest_metrics.timestamp)",
+                )
+                .bind(run_id)
+                .bind(&m.key)
+                .bind(m.value)
+                .bind(m.timestamp)
+                .bind(m.step)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_tag(&self, run_id: &str, key: &str) -> ApiResult<()> {
+        let run = self.active_run(run_id).await?;
+        if !run.tags.contains_key(key) {
+            return Err(ApiError::NotFound(format!("No tag with name: {key} in run with id {run_id}")));
+        }
+        sqlx::query("DELETE FROM run_tags WHERE run_id = $1 AND key = $2")
+            .bind(run_id)
+            .bind(key)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Every logged point of a metric, in logging order, paged by offset.
+    pub async fn metric_history(
+        &self,
+        run_id: &str,
+        key: &str,
+        max_results: usize,
+        offset: usize,
+    ) -> ApiResult<(Vec<MetricPoint>, Option<usize>)> {
+        self.run(run_id).await?;
+        let rows = sqlx::query("SELECT value, timestamp, step FROM run_metrics WHERE run_id = $1 AND key = $2 ORDER BY seq LIMIT $3 OFFSET $4")
+            .bind(run_id)
+            .bind(key)
+            .bind((max_results + 1) as i64)
+            .bind(offset as i64)
+            .fetch_all(self.pool())
+            .await?;
+        let mut points: Vec<MetricPoint> = rows
+            .iter()
+            .map(|r| {
+                Ok(MetricPoint {
+                    key: key.to_string(),
+                    value: r.try_get(0)?,
+                    timestamp: r.try_get(1)?,
+                    step: r.try_get(2)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        let next = (points.len() > max_results).then(|| {
+            points.truncate(max_results);
+            offset + max_results
+        });
+        Ok((points, next))
+    }
+
+    /// Runs of the given experiments in a lifecycle view, with their data.
+    pub async fn runs_of(&self, experiment_ids: &[i64], view: &str) -> ApiResult<Vec<Run>> {
+        let mut runs = Vec::new();
+        for id in experiment_ids {
+            let rows = sqlx::query(
+                "SELECT run_id, experiment_id, run_name, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage \
+                 FROM runs WHERE experiment_id = $1",
+            )
+            .bind(*id)
+            .fetch_all(self.pool())
+            .await?;
+            for r in &rows {
+                let run = run_from_row(r)?;
+                if view_accepts(view, &run.lifecycle_stage) {
+                    runs.push(run);
+                }
+            }
+        }
+        self.fill_data(&mut runs).await?;
+        Ok(runs)
+    }
+}
+
+fn check_key(what: &str, key: &str) -> ApiResult<()> {
+    if key.is_empty() || key.len() > 250 || key.starts_with('/') || key.contains("..") {
+        return Err(ApiError::InvalidParameter(format!("Invalid {what} name: '{key}'")));
+    }
+    Ok(())
+}
+
+fn run_from_row(r: &sqlx::any::AnyRow) -> ApiResult<Run> {
+    Ok(Run {
+        run_id: r.try_get(0)?,
+        experiment_id: r.try_get(1)?,
+        run_name: r.try_get(2)?,
+        user_id: r.try_get(3)?,
+        status: r.try_get(4)?,
+        start_time: r.try_get(5)?,
+        end_time: r.try_get(6)?,
+        artifact_uri: r.try_get(7)?,
+        lifecycle_stage: r.try_get(8)?,
+        metrics: BTreeMap::new(),
+        params: BTreeMap::new(),
+        tags: BTreeMap::new(),
+    })
+}
+
+pub fn view_accepts(view: &str, stage: &str) -> bool {
+    match view {
+        "DELETED_ONLY" | "2" => stage == DELETED,
+        "ALL" | "3" => true,
+        _ => stage == ACTIVE,
+    }
+}
+
+/// A page of `items` starting at `offset`, and the next offset if more remain.
+pub fn page<T>(items: Vec<T>, max_results: usize, offset: usize) -> (Vec<T>, Option<usize>) {
+    let total = items.len();
+    let page: Vec<T> = items.into_iter().skip(offset).take(max_results).collect();
+    let next = (offset + max_results < total).then_some(offset + max_results);
+    (page, next)
+}
+
+async fn upsert(
+    pool: &sqlx::AnyPool,
+    table: &str,
+    owner: &str,
+    id: &str,
+    key: &str,
+    value: &str,
+    replace: bool,
+) -> ApiResult<()> {
+    let conflict = if replace { "DO UPDATE SET value = excluded.value" } else { "DO NOTHING" };
+    let sql =
+        format!("INSERT INTO {table} ({owner}, key, value) VALUES ($1, $2, $3) ON CONFLICT ({owner}, key) {conflict}");
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let q =
+        if owner == "experiment_id" { q.bind(id.parse::<i64>().unwrap_or_default()) } else { q.bind(id.to_string()) };
+    q.bind(key).bind(value).execute(pool).await?;
+    Ok(())
+}

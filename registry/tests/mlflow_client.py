@@ -1,0 +1,83 @@
+"""Drives a tracking server with the official MLflow client (mlflow-skinny) and checks what a
+user relies on. Usage: mlflow_client.py TRACKING_URI. Prints one JSON line of observations;
+exits non-zero on the first failed check."""
+import json
+import sys
+
+import mlflow
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+uri = sys.argv[1]
+mlflow.set_tracking_uri(uri)
+client = MlflowClient(tracking_uri=uri)
+seen = {"mlflow": mlflow.__version__}
+
+
+def error_code(fn):
+    try:
+        fn()
+    except MlflowException as e:
+        return e.error_code
+    return None
+
+
+# Experiments.
+exp_id = client.create_experiment("sma-sweep", tags={"team": "quant"})
+exp = client.get_experiment_by_name("sma-sweep")
+assert exp.experiment_id == exp_id and exp.tags["team"] == "quant", exp
+assert client.get_experiment("0").name == "Default"
+seen["duplicate_experiment"] = error_code(lambda: client.create_experiment("sma-sweep"))
+seen["missing_experiment"] = error_code(lambda: client.get_experiment("987654"))
+assert client.get_experiment_by_name("no-such-experiment") is None
+
+# Runs: params, metrics with steps, tags, a batch, termination.
+sharpes = {}
+for fast, slow, sharpe in [(5, 20, 0.4), (10, 20, 1.3), (10, 50, 0.9)]:
+    run = client.create_run(exp_id, run_name=f"sma-{fast}-{slow}", tags={"strategy": "sma_cross"})
+    rid = run.info.run_id
+    client.log_param(rid, "fast", fast)
+    client.log_param(rid, "slow", slow)
+    for epoch in range(5):
+        client.log_metric(rid, "loss", 1.0 / (epoch + 1), step=epoch)
+    client.log_batch(rid, metrics=[Metric("sharpe", sharpe, 0, 0)], params=[Param("data", "GOOG")], tags=[RunTag("stage", "sweep")])
+    client.set_terminated(rid, "FINISHED")
+    sharpes[rid] = sharpe
+
+got = client.get_run(rid)
+assert got.info.status == "FINISHED" and got.info.end_time is not None, got.info
+assert got.data.params == {"fast": "10", "slow": "50", "data": "GOOG"}, got.data.params
+assert got.data.metrics["loss"] == 0.2, got.data.metrics
+assert got.data.tags["stage"] == "sweep" and got.info.run_name == "sma-10-50"
+history = client.get_metric_history(rid, "loss")
+assert [m.step for m in history] == [0, 1, 2, 3, 4], history
+seen["changed_param"] = error_code(lambda: client.log_param(rid, "fast", 99))
+seen["same_param_again"] = error_code(lambda: client.log_param(rid, "fast", 10))
+seen["missing_run"] = error_code(lambda: client.get_run("0" * 32))
+
+# Search with MLflow's grammar.
+found = client.search_runs([exp_id], filter_string="metrics.sharpe > 0.5 and params.slow = '20'")
+seen["filtered"] = [r.info.run_name for r in found]
+ordered = client.search_runs([exp_id], order_by=["metrics.sharpe DESC"])
+seen["ordered"] = [r.info.run_name for r in ordered]
+page1 = client.search_runs([exp_id], max_results=2)
+page2 = client.search_runs([exp_id], max_results=2, page_token=page1.token)
+seen["paged"] = [len(page1), len(page2)]
+seen["bad_filter"] = error_code(lambda: client.search_runs([exp_id], filter_string="metrics.sharpe >> 1"))
+
+# The fluent API: a run in the default experiment.
+with mlflow.start_run() as active:
+    mlflow.log_param("seed", 7)
+    mlflow.log_metric("accuracy", 0.61)
+fluent = client.get_run(active.info.run_id)
+assert fluent.info.experiment_id == "0" and fluent.data.params["seed"] == "7", fluent
+assert fluent.info.status == "FINISHED"
+
+# Deleting and restoring.
+client.delete_run(rid)
+assert len(client.search_runs([exp_id])) == 2
+client.restore_run(rid)
+assert len(client.search_runs([exp_id])) == 3
+
+print(json.dumps(seen))

@@ -1,0 +1,56 @@
+//! The official MLflow client (mlflow-skinny, installed by scripts/setup.sh into the virtual
+//! environment SEXTANT_TEST_PYTHON names) against our server, on SQLite and on PostgreSQL:
+//! experiments, runs, params, metrics, tags, batches, search, the fluent API and error codes.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../../engine/tests/common/mod.rs"]
+mod common;
+
+use registry::TrackingStore;
+use serde_json::Value;
+
+async fn drive_with_official_client(db: engine::storage::Database) -> Value {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(registry::serve(TrackingStore::new(db), listener));
+    let python = std::env::var("SEXTANT_TEST_PYTHON")
+        .unwrap_or_else(|_| format!("{}/.cache/sextant-py/bin/python", std::env::var("HOME").unwrap_or_default()));
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mlflow_client.py");
+    let uri = format!("http://{addr}");
+    let run = {
+        let python = python.clone();
+        move || {
+            std::process::Command::new(&python)
+                .arg(&script)
+                .arg(&uri)
+                .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+                .output()
+        }
+    };
+    let out = tokio::task::spawn_blocking(run)
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("{python} (the venv scripts/setup.sh makes, with mlflow-skinny) is required: {e}"));
+    server.abort();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the MLflow client failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_mlflow_client_works_against_our_server_on_both_databases() {
+    for test_db in common::both().await {
+        let seen = drive_with_official_client(test_db.db.clone()).await;
+        let label = test_db.label;
+        assert_eq!(seen["duplicate_experiment"], "RESOURCE_ALREADY_EXISTS", "{label}");
+        assert_eq!(seen["missing_experiment"], "RESOURCE_DOES_NOT_EXIST", "{label}");
+        assert_eq!(seen["missing_run"], "RESOURCE_DOES_NOT_EXIST", "{label}");
+        assert_eq!(seen["changed_param"], "INVALID_PARAMETER_VALUE", "{label}: params are immutable");
+        assert_eq!(seen["same_param_again"], Value::Null, "{label}: re-logging the same value is fine");
+        assert_eq!(seen["bad_filter"], "INVALID_PARAMETER_VALUE", "{label}");
+        assert_eq!(seen["filtered"], serde_json::json!(["sma-10-20"]), "{label}");
+        assert_eq!(seen["ordered"], serde_json::json!(["sma-10-20", "sma-10-50", "sma-5-20"]), "{label}");
+        assert_eq!(seen["paged"], serde_json::json!([2, 1]), "{label}");
+        test_db.finish().await;
+    }
+}
