@@ -1,7 +1,10 @@
 //! Experiment tracking and the model registry: an MLflow-compatible REST server (axum) over the
-//! project's database. Today: experiments, runs, params, metrics, tags, batches and run search.
+//! project's database: experiments, runs, params, metrics, tags, batches, run search, and the model
+//! registry (registered models, versions, stages, aliases). Artifacts and the Rust client are to come.
 
 pub mod error;
+pub mod models;
+pub mod models_api;
 pub mod search;
 pub mod server;
 pub mod store;

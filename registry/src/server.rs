@@ -39,6 +39,7 @@ pub fn router(store: TrackingStore) -> Router {
         .route("/runs/set-tag", post(set_tag))
         .route("/runs/delete-tag", post(delete_tag))
         .route("/metrics/get-history", get(metric_history))
+        .merge(crate::models_api::routes())
         .with_state(Arc::new(store));
     Router::new().nest("/api/2.0/mlflow", api.clone()).nest("/ajax-api/2.0/mlflow", api)
 }

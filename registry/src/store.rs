@@ -153,7 +153,7 @@ impl TrackingStore {
         Self { db }
     }
 
-    fn pool(&self) -> &sqlx::AnyPool {
+    pub(crate) fn pool(&self) -> &sqlx::AnyPool {
         self.db.pool()
     }
 

@@ -80,4 +80,31 @@ assert len(client.search_runs([exp_id])) == 2
 client.restore_run(rid)
 assert len(client.search_runs([exp_id])) == 3
 
+# The model registry: two versions, an alias promoted and moved, stages, errors.
+model = client.create_registered_model("sma-cross", description="SMA crossover", tags={"owner": "quant"})
+assert model.name == "sma-cross"
+seen["duplicate_model"] = error_code(lambda: client.create_registered_model("sma-cross"))
+run_ids = [r.info.run_id for r in ordered]
+v1 = client.create_model_version("sma-cross", f"{ordered[0].info.artifact_uri}/model", run_id=run_ids[0])
+v2 = client.create_model_version("sma-cross", f"{ordered[1].info.artifact_uri}/model", run_id=run_ids[1], tags={"data": "GOOG"})
+assert (v1.version, v2.version, v2.status) == ("1", "2", "READY"), (v1, v2)
+client.set_registered_model_alias("sma-cross", "champion", "1")
+assert client.get_model_version_by_alias("sma-cross", "champion").version == "1"
+client.set_registered_model_alias("sma-cross", "champion", "2")
+champion = client.get_model_version_by_alias("sma-cross", "champion")
+seen["champion_after_move"] = champion.version
+seen["champion_run"] = champion.run_id == run_ids[1]
+seen["aliases"] = client.get_registered_model("sma-cross").aliases
+client.transition_model_version_stage("sma-cross", "1", "Production")
+seen["stage_v1"] = client.get_model_version("sma-cross", "1").current_stage
+seen["versions_found"] = sorted(v.version for v in client.search_model_versions("name = 'sma-cross'"))
+seen["models_found"] = [m.name for m in client.search_registered_models(filter_string="name LIKE 'sma%'")]
+seen["missing_version"] = error_code(lambda: client.get_model_version("sma-cross", "9"))
+seen["missing_alias"] = error_code(lambda: client.get_model_version_by_alias("sma-cross", "nobody"))
+seen["missing_model"] = error_code(lambda: client.get_registered_model("no-such-model"))
+client.delete_registered_model_alias("sma-cross", "champion")
+assert client.get_registered_model("sma-cross").aliases == {}
+client.rename_registered_model("sma-cross", "sma-cross-v2")
+seen["renamed_versions"] = sorted(v.version for v in client.search_model_versions("name = 'sma-cross-v2'"))
+
 print(json.dumps(seen))

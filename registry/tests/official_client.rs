@@ -51,6 +51,18 @@ async fn the_official_mlflow_client_works_against_our_server_on_both_databases()
         assert_eq!(seen["filtered"], serde_json::json!(["sma-10-20"]), "{label}");
         assert_eq!(seen["ordered"], serde_json::json!(["sma-10-20", "sma-10-50", "sma-5-20"]), "{label}");
         assert_eq!(seen["paged"], serde_json::json!([2, 1]), "{label}");
+        // The model registry.
+        assert_eq!(seen["duplicate_model"], "RESOURCE_ALREADY_EXISTS", "{label}");
+        assert_eq!(seen["champion_after_move"], "2", "{label}: moving an alias promotes the new version");
+        assert_eq!(seen["champion_run"], true, "{label}");
+        assert_eq!(seen["aliases"], serde_json::json!({"champion": "2"}), "{label}");
+        assert_eq!(seen["stage_v1"], "Production", "{label}");
+        assert_eq!(seen["versions_found"], serde_json::json!(["1", "2"]), "{label}");
+        assert_eq!(seen["models_found"], serde_json::json!(["sma-cross"]), "{label}");
+        assert_eq!(seen["missing_version"], "RESOURCE_DOES_NOT_EXIST", "{label}");
+        assert_eq!(seen["missing_alias"], "INVALID_PARAMETER_VALUE", "{label}: as MLflow 3 answers");
+        assert_eq!(seen["missing_model"], "RESOURCE_DOES_NOT_EXIST", "{label}");
+        assert_eq!(seen["renamed_versions"], serde_json::json!(["1", "2"]), "{label}: versions follow a rename");
         test_db.finish().await;
     }
 }
