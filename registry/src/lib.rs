@@ -1,7 +1,8 @@
 //! Experiment tracking and the model registry: an MLflow-compatible REST server (axum) over the
 //! project's database: experiments, runs, params, metrics, tags, batches, run search, and the model
-//! registry (registered models, versions, stages, aliases). Artifacts and the Rust client are to come.
+//! registry (registered models, versions, stages, aliases) and the artifact proxy. The Rust client is to come.
 
+pub mod artifacts_api;
 pub mod error;
 pub mod models;
 pub mod models_api;

@@ -16,8 +16,8 @@ use crate::store::{ACTIVE, DELETED, MetricPoint, TrackingStore, page};
 type Shared = State<Arc<TrackingStore>>;
 type Params = Query<HashMap<String, String>>;
 
-/// The router with every route under both API prefixes.
-pub fn router(store: TrackingStore) -> Router {
+/// The router with every route under both API prefixes, and the artifact proxy.
+pub fn router(store: TrackingStore, artifacts: engine::storage::ArtifactStore) -> Router {
     let api = Router::new()
         .route("/experiments/create", post(create_experiment))
         .route("/experiments/get", get(get_experiment))
@@ -39,9 +39,15 @@ pub fn router(store: TrackingStore) -> Router {
         .route("/runs/set-tag", post(set_tag))
         .route("/runs/delete-tag", post(delete_tag))
         .route("/metrics/get-history", get(metric_history))
+        // MLflow 3's logged models are not stored yet: searching them finds none, truthfully.
+        .route("/logged-models/search", post(no_logged_models))
         .merge(crate::models_api::routes())
         .with_state(Arc::new(store));
-    Router::new().nest("/api/2.0/mlflow", api.clone()).nest("/ajax-api/2.0/mlflow", api)
+    Router::new()
+        .nest("/api/2.0/mlflow", api.clone())
+        .nest("/ajax-api/2.0/mlflow", api)
+        .nest("/api/2.0/mlflow-artifacts", crate::artifacts_api::routes(artifacts))
+        .fallback(unknown_endpoint)
 }
 
 fn missing(name: &str) -> ApiError {
@@ -306,7 +312,21 @@ async fn search_runs(State(s): Shared, Json(b): Json<Value>) -> ApiResult<Json<V
     Ok(Json(with_token(json!({ "runs": runs.iter().map(|r| r.to_json()).collect::<Vec<_>>() }), next)))
 }
 
+async fn no_logged_models() -> Json<Value> {
+    Json(json!({ "models": [] }))
+}
+
+/// MLflow's answer to a path it does not serve.
+async fn unknown_endpoint(uri: axum::http::Uri) -> (axum::http::StatusCode, Json<Value>) {
+    let body = json!({ "error_code": "ENDPOINT_NOT_FOUND", "message": format!("No API endpoint for {uri}") });
+    (axum::http::StatusCode::NOT_FOUND, Json(body))
+}
+
 /// Serves the router until the task is stopped.
-pub async fn serve(store: TrackingStore, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router(store)).await
+pub async fn serve(
+    store: TrackingStore,
+    artifacts: engine::storage::ArtifactStore,
+    listener: tokio::net::TcpListener,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(store, artifacts)).await
 }

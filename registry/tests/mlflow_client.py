@@ -56,6 +56,23 @@ seen["changed_param"] = error_code(lambda: client.log_param(rid, "fast", 99))
 seen["same_param_again"] = error_code(lambda: client.log_param(rid, "fast", 10))
 seen["missing_run"] = error_code(lambda: client.get_run("0" * 32))
 
+# Artifacts through the proxy: upload, list, download, text.
+import os
+import tempfile
+
+with tempfile.TemporaryDirectory() as tmp:
+    report = os.path.join(tmp, "report.txt")
+    with open(report, "w") as f:
+        f.write("sharpe 1.3\n")
+    client.log_artifact(rid, report)
+    client.log_artifact(rid, report, artifact_path="reports/daily")
+    client.log_text(rid, "config: sma", "config.yaml")
+    seen["artifacts"] = sorted((a.path, a.is_dir) for a in client.list_artifacts(rid))
+    seen["nested"] = [a.path for a in client.list_artifacts(rid, "reports/daily")]
+    local = client.download_artifacts(rid, "reports/daily/report.txt", tmp)
+    with open(local) as f:
+        seen["downloaded"] = f.read()
+
 # Search with MLflow's grammar.
 found = client.search_runs([exp_id], filter_string="metrics.sharpe > 0.5 and params.slow = '20'")
 seen["filtered"] = [r.info.run_name for r in found]

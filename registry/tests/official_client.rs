@@ -12,7 +12,9 @@ use serde_json::Value;
 async fn drive_with_official_client(db: engine::storage::Database) -> Value {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(registry::serve(TrackingStore::new(db), listener));
+    let artifacts_dir = tempfile::tempdir().unwrap();
+    let artifacts = engine::storage::ArtifactStore::open(artifacts_dir.path().to_str().unwrap()).unwrap();
+    let server = tokio::spawn(registry::serve(TrackingStore::new(db), artifacts, listener));
     let python = std::env::var("SEXTANT_TEST_PYTHON")
         .unwrap_or_else(|_| format!("{}/.cache/sextant-py/bin/python", std::env::var("HOME").unwrap_or_default()));
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mlflow_client.py");
@@ -51,6 +53,14 @@ async fn the_official_mlflow_client_works_against_our_server_on_both_databases()
         assert_eq!(seen["filtered"], serde_json::json!(["sma-10-20"]), "{label}");
         assert_eq!(seen["ordered"], serde_json::json!(["sma-10-20", "sma-10-50", "sma-5-20"]), "{label}");
         assert_eq!(seen["paged"], serde_json::json!([2, 1]), "{label}");
+        // Artifacts.
+        assert_eq!(
+            seen["artifacts"],
+            serde_json::json!([["config.yaml", false], ["report.txt", false], ["reports", true]]),
+            "{label}"
+        );
+        assert_eq!(seen["nested"], serde_json::json!(["reports/daily/report.txt"]), "{label}");
+        assert_eq!(seen["downloaded"], "sharpe 1.3\n", "{label}");
         // The model registry.
         assert_eq!(seen["duplicate_model"], "RESOURCE_ALREADY_EXISTS", "{label}");
         assert_eq!(seen["champion_after_move"], "2", "{label}: moving an alias promotes the new version");

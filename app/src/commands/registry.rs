@@ -33,6 +33,8 @@ pub async fn run(cmd: RegistryCommand, settings: &Settings) -> anyhow::Result<()
     let addr = listener.local_addr()?;
     outln!("MLflow tracking server on http://{addr} (database {})", db.display_url());
     tracing::info!(%addr, "registry serving");
-    registry::serve(registry::TrackingStore::new(db), listener).await.context("serving the registry")?;
+    let artifacts = engine::storage::ArtifactStore::open(&settings.effective_artifacts_url())?;
+    outln!("artifacts in {}", artifacts.url());
+    registry::serve(registry::TrackingStore::new(db), artifacts, listener).await.context("serving the registry")?;
     Ok(())
 }
