@@ -1,8 +1,9 @@
 //! Experiment tracking and the model registry: an MLflow-compatible REST server (axum) over the
 //! project's database: experiments, runs, params, metrics, tags, batches, run search, and the model
-//! registry (registered models, versions, stages, aliases) and the artifact proxy. The Rust client is to come.
+//! registry (registered models, versions, stages, aliases) and the artifact proxy. `client` speaks the same API from Rust, to this server or to MLflow's.
 
 pub mod artifacts_api;
+pub mod client;
 pub mod error;
 pub mod models;
 pub mod models_api;
@@ -10,6 +11,7 @@ pub mod search;
 pub mod server;
 pub mod store;
 
+pub use client::{ClientError, MlflowClient};
 pub use error::{ApiError, ApiResult};
 pub use server::{router, serve};
 pub use store::TrackingStore;

@@ -76,3 +76,65 @@ async fn the_official_mlflow_client_works_against_our_server_on_both_databases()
         test_db.finish().await;
     }
 }
+
+/// Our Rust client against our server: the training pipeline's path (log params and per-epoch
+/// metrics, upload a checkpoint, register, promote) and `models:/` resolution.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rust_client_logs_registers_promotes_and_resolves_models() {
+    for test_db in common::both().await {
+        let label = test_db.label;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let artifacts = engine::storage::ArtifactStore::open(dir.path().to_str().unwrap()).unwrap();
+        let server = tokio::spawn(registry::serve(TrackingStore::new(test_db.db.clone()), artifacts.clone(), listener));
+        let client = registry::MlflowClient::new(&format!("http://{addr}"));
+
+        assert_eq!(client.experiment_id_by_name("cnn-lstm").await.unwrap(), None);
+        let exp = client.create_experiment("cnn-lstm").await.unwrap();
+        let err = client.create_experiment("cnn-lstm").await.unwrap_err();
+        assert_eq!(err.error_code(), Some("RESOURCE_ALREADY_EXISTS"), "{label}");
+        let mut versions = Vec::new();
+        for seed in ["1", "2"] {
+            let run = client
+                .create_run(&exp, &format!("seed-{seed}"), &[("sextant.seed", seed), ("sextant.data_sha256", "abc123")])
+                .await
+                .unwrap();
+            let epochs: Vec<registry::client::MetricPoint> = (0..150)
+                .map(|e| registry::client::MetricPoint {
+                    key: "val_loss".into(),
+                    value: 1.0 / (e + 1) as f64,
+                    timestamp_ms: 0,
+                    step: e,
+                })
+                .collect();
+            client.log_batch(&run, &[("lr", "0.001".into()), ("epochs", "150".into())], &epochs, &[]).await.unwrap();
+            client.log_artifact(&run, "model/weights.safetensors", vec![7u8; 1024]).await.unwrap();
+            client.set_terminated(&run, "FINISHED").await.unwrap();
+            let info = client.get_run(&run).await.unwrap();
+            assert_eq!(info["data"]["metrics"][0]["value"], 1.0 / 150.0, "{label}: the latest epoch's value");
+            let source = format!("{}/model", info["info"]["artifact_uri"].as_str().unwrap());
+            versions.push(client.register_model("cnn-lstm-goog", &source, &run).await.unwrap());
+        }
+        assert_eq!(versions, ["1", "2"], "{label}");
+        client.set_alias("cnn-lstm-goog", "champion", "2").await.unwrap();
+        let champion = client.resolve_model("models:/cnn-lstm-goog@champion").await.unwrap();
+        assert_eq!(champion["version"], "2", "{label}");
+        // Rollback: move the alias back.
+        client.set_alias("cnn-lstm-goog", "champion", "1").await.unwrap();
+        assert_eq!(client.resolve_model("models:/cnn-lstm-goog@champion").await.unwrap()["version"], "1", "{label}");
+        let v2 = client.resolve_model("models:/cnn-lstm-goog/2").await.unwrap();
+        let key = v2["source"].as_str().unwrap().trim_start_matches("mlflow-artifacts:/").to_string()
+            + "/weights.safetensors";
+        assert_eq!(
+            artifacts.get(&key).await.unwrap().len(),
+            1024,
+            "{label}: the checkpoint is where the version points"
+        );
+        assert!(client.resolve_model("models:/cnn-lstm-goog").await.is_err());
+        let best = client.search_runs(&[&exp], "params.lr = '0.001'", &["metrics.val_loss ASC"], 10).await.unwrap();
+        assert_eq!(best.len(), 2, "{label}");
+        server.abort();
+        test_db.finish().await;
+    }
+}
