@@ -44,6 +44,7 @@ pub struct MlflowClient {
     base: String,
     http: reqwest::Client,
     retries: u32,
+    user: String,
 }
 
 fn now_ms() -> i64 {
@@ -53,7 +54,14 @@ fn now_ms() -> i64 {
 impl MlflowClient {
     /// `tracking_uri` such as `http://127.0.0.1:5000`.
     pub fn new(tracking_uri: &str) -> Self {
-        Self { base: tracking_uri.trim_end_matches('/').to_string(), http: reqwest::Client::new(), retries: 3 }
+        let user = std::env::var("USER").unwrap_or_default();
+        Self { base: tracking_uri.trim_end_matches('/').to_string(), http: reqwest::Client::new(), retries: 3, user }
+    }
+
+    /// Who the registry records for alias moves (default: $USER).
+    pub fn as_user(mut self, user: &str) -> Self {
+        self.user = user.to_string();
+        self
     }
 
     pub fn with_retries(mut self, retries: u32) -> Self {
@@ -90,6 +98,7 @@ impl MlflowClient {
                     .header("content-type", "application/json")
                     .body(body.to_string())
             };
+            let request = request.header("x-sextant-user", &self.user);
             let outcome = request.send().await;
             let transient = match &outcome {
                 Err(e) => e.is_connect() || e.is_timeout(),
@@ -273,6 +282,13 @@ impl MlflowClient {
         )
         .await?;
         Ok(())
+    }
+
+    /// Every move of the model's aliases, oldest first: alias, version, previous_version,
+    /// changed_by, changed_at (ms).
+    pub async fn alias_history(&self, name: &str) -> Result<Vec<Value>, ClientError> {
+        let v = self.call(reqwest::Method::GET, "registered-models/alias-history", json!({ "name": name })).await?;
+        Ok(v["history"].as_array().cloned().unwrap_or_default())
     }
 
     /// Resolves `models:/NAME@ALIAS` or `models:/NAME/VERSION` to the version's record

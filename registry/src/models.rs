@@ -90,6 +90,28 @@ pub fn parse_version(text: &str) -> ApiResult<i64> {
         .map_err(|_| ApiError::InvalidParameter(format!("Model version must be an integer, got '{text}'")))
 }
 
+async fn record_alias_move(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    name: &str,
+    alias: &str,
+    version: Option<i64>,
+    previous: Option<i64>,
+    who: &str,
+) -> ApiResult<()> {
+    sqlx::query(
+        "INSERT INTO alias_history (name, alias, version, previous_version, changed_by, changed_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(name)
+    .bind(alias)
+    .bind(version)
+    .bind(previous)
+    .bind(who)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 impl TrackingStore {
     pub async fn create_registered_model(
         &self,
@@ -180,12 +202,20 @@ impl TrackingStore {
         if self.registered_model(new_name).await.is_ok() {
             return Err(ApiError::AlreadyExists(format!("Registered Model (name={new_name}) already exists.")));
         }
+        let mut tx = self.pool().begin().await?;
         sqlx::query("UPDATE registered_models SET name = $1, last_updated_timestamp = $2 WHERE name = $3")
             .bind(new_name)
             .bind(now_ms())
             .bind(name)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        // The audit trail follows the model to its new name.
+        sqlx::query("UPDATE alias_history SET name = $1 WHERE name = $2")
+            .bind(new_name)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         self.registered_model(new_name).await
     }
 
@@ -425,8 +455,9 @@ impl TrackingStore {
         Ok(())
     }
 
-    /// Points `alias` at `version` (moving it if it pointed elsewhere): promotion and rollback.
-    pub async fn set_alias(&self, name: &str, alias: &str, version: i64) -> ApiResult<()> {
+    /// Points `alias` at `version` (moving it if it pointed elsewhere): promotion and rollback,
+    /// recorded in the alias history with who did it and when.
+    pub async fn set_alias(&self, name: &str, alias: &str, version: i64, who: &str) -> ApiResult<()> {
         self.model_version(name, version).await?;
         if alias.trim().is_empty()
             || alias.eq_ignore_ascii_case("latest")
@@ -434,24 +465,69 @@ impl TrackingStore {
         {
             return Err(ApiError::InvalidParameter(format!("Invalid alias name: '{alias}'")));
         }
+        let previous = self.alias_version(name, alias).await?;
+        let mut tx = self.pool().begin().await?;
         sqlx::query("INSERT INTO registered_model_aliases (name, alias, version) VALUES ($1, $2, $3) ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version")
             .bind(name)
             .bind(alias)
             .bind(version)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
-        tracing::info!(model = name, alias, version, "alias set");
+        record_alias_move(&mut tx, name, alias, Some(version), previous, who).await?;
+        tx.commit().await?;
+        tracing::info!(model = name, alias, version, ?previous, who, "alias moved");
         Ok(())
     }
 
-    pub async fn delete_alias(&self, name: &str, alias: &str) -> ApiResult<()> {
+    async fn alias_version(&self, name: &str, alias: &str) -> ApiResult<Option<i64>> {
+        let row = sqlx::query("SELECT version FROM registered_model_aliases WHERE name = $1 AND alias = $2")
+            .bind(name)
+            .bind(alias)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    pub async fn delete_alias(&self, name: &str, alias: &str, who: &str) -> ApiResult<()> {
         self.registered_model(name).await?;
+        let previous = self.alias_version(name, alias).await?;
+        let mut tx = self.pool().begin().await?;
         sqlx::query("DELETE FROM registered_model_aliases WHERE name = $1 AND alias = $2")
             .bind(name)
             .bind(alias)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        if previous.is_some() {
+            record_alias_move(&mut tx, name, alias, None, previous, who).await?;
+        }
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Every move of the model's aliases, oldest first.
+    pub async fn alias_history(&self, name: &str) -> ApiResult<Vec<serde_json::Value>> {
+        let rows = sqlx::query(
+            "SELECT alias, version, previous_version, changed_by, changed_at FROM alias_history WHERE name = $1 ORDER BY id",
+        )
+        .bind(name)
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let version: Option<i64> = r.try_get(1)?;
+            let previous: Option<i64> = r.try_get(2)?;
+            let alias: String = r.try_get(0)?;
+            let changed_by: String = r.try_get(3)?;
+            let changed_at: i64 = r.try_get(4)?;
+            out.push(json!({
+                "alias": alias,
+                "version": version.map(|v| v.to_string()),
+                "previous_version": previous.map(|v| v.to_string()),
+                "changed_by": changed_by,
+                "changed_at": changed_at,
+            }));
+        }
+        Ok(out)
     }
 
     pub async fn version_by_alias(&self, name: &str, alias: &str) -> ApiResult<ModelVersion> {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
@@ -29,6 +30,8 @@ pub fn routes() -> Router<Arc<TrackingStore>> {
         .route("/registered-models/delete-tag", axum::routing::delete(delete_model_tag))
         .route("/registered-models/get-latest-versions", post(latest_versions_post).get(latest_versions_get))
         .route("/registered-models/alias", post(set_alias).delete(delete_alias).get(get_by_alias))
+        // Sextant's extension (MLflow clients never call it): who moved which alias, and when.
+        .route("/registered-models/alias-history", get(alias_history))
         .route("/model-versions/create", post(create_version))
         .route("/model-versions/get", get(get_version))
         .route("/model-versions/search", get(search_versions_get).post(search_versions_post))
@@ -187,14 +190,31 @@ async fn latest_versions_get(State(st): Shared, Query(q): Params) -> ApiResult<J
     latest_versions(&st, &json!(q)).await
 }
 
-async fn set_alias(State(st): Shared, Json(b): Json<Value>) -> ApiResult<Json<Value>> {
-    st.set_alias(req(&b, "name")?, req(&b, "alias")?, version(&b)?).await?;
+/// Who is acting: the `X-Sextant-User` header (the Rust client sends $USER), else "anonymous".
+fn who(headers: &HeaderMap) -> String {
+    headers
+        .get("x-sextant-user")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .unwrap_or("anonymous")
+        .to_string()
+}
+
+async fn set_alias(State(st): Shared, headers: HeaderMap, Json(b): Json<Value>) -> ApiResult<Json<Value>> {
+    st.set_alias(req(&b, "name")?, req(&b, "alias")?, version(&b)?, &who(&headers)).await?;
     Ok(Json(json!({})))
 }
 
-async fn delete_alias(State(st): Shared, Json(b): Json<Value>) -> ApiResult<Json<Value>> {
-    st.delete_alias(req(&b, "name")?, req(&b, "alias")?).await?;
+async fn delete_alias(State(st): Shared, headers: HeaderMap, Json(b): Json<Value>) -> ApiResult<Json<Value>> {
+    st.delete_alias(req(&b, "name")?, req(&b, "alias")?, &who(&headers)).await?;
     Ok(Json(json!({})))
+}
+
+async fn alias_history(State(st): Shared, Query(q): Params) -> ApiResult<Json<Value>> {
+    let b = json!(q);
+    let name = req(&b, "name")?;
+    st.registered_model(name).await?;
+    Ok(Json(json!({ "history": st.alias_history(name).await? })))
 }
 
 async fn get_by_alias(State(st): Shared, Query(q): Params) -> ApiResult<Json<Value>> {

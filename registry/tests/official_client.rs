@@ -88,7 +88,7 @@ async fn the_rust_client_logs_registers_promotes_and_resolves_models() {
         let dir = tempfile::tempdir().unwrap();
         let artifacts = engine::storage::ArtifactStore::open(dir.path().to_str().unwrap()).unwrap();
         let server = tokio::spawn(registry::serve(TrackingStore::new(test_db.db.clone()), artifacts.clone(), listener));
-        let client = registry::MlflowClient::new(&format!("http://{addr}"));
+        let client = registry::MlflowClient::new(&format!("http://{addr}")).as_user("ops-alice");
 
         assert_eq!(client.experiment_id_by_name("cnn-lstm").await.unwrap(), None);
         let exp = client.create_experiment("cnn-lstm").await.unwrap();
@@ -123,6 +123,27 @@ async fn the_rust_client_logs_registers_promotes_and_resolves_models() {
         // Rollback: move the alias back.
         client.set_alias("cnn-lstm-goog", "champion", "1").await.unwrap();
         assert_eq!(client.resolve_model("models:/cnn-lstm-goog@champion").await.unwrap()["version"], "1", "{label}");
+        let history = client.alias_history("cnn-lstm-goog").await.unwrap();
+        let moves: Vec<(String, String, Option<String>, String)> = history
+            .iter()
+            .map(|h| {
+                (
+                    h["alias"].as_str().unwrap().to_string(),
+                    h["version"].as_str().unwrap().to_string(),
+                    h["previous_version"].as_str().map(str::to_string),
+                    h["changed_by"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            moves,
+            vec![
+                ("champion".into(), "2".into(), None, "ops-alice".into()),
+                ("champion".into(), "1".into(), Some("2".into()), "ops-alice".into())
+            ],
+            "{label}: promotion then rollback, with who"
+        );
+        assert!(history[1]["changed_at"].as_i64().unwrap() >= history[0]["changed_at"].as_i64().unwrap());
         let v2 = client.resolve_model("models:/cnn-lstm-goog/2").await.unwrap();
         let key = v2["source"].as_str().unwrap().trim_start_matches("mlflow-artifacts:/").to_string()
             + "/weights.safetensors";
