@@ -19,6 +19,8 @@ pub const MAX_BATCH_TAGS: usize = 100;
 pub const MAX_BATCH_ITEMS: usize = 1000;
 const MAX_PARAM_VALUE: usize = 6000;
 const MAX_TAG_VALUE: usize = 8000;
+/// Rows per multi-row INSERT: well inside SQLite's and PostgreSQL's limits on bound values.
+const METRIC_ROWS_PER_STATEMENT: usize = 200;
 
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
@@ -526,30 +528,53 @@ impl TrackingStore {
                 .fetch_one(&mut *tx)
                 .await?
                 .try_get(0)?;
-            for (k, m) in metrics.iter().enumerate() {
-                sqlx::query("INSERT INTO run_metrics (run_id, key, seq, value, timestamp, step) VALUES ($1, $2, $3, $4, $5, $6)")
-                    .bind(run_id)
-                    .bind(&m.key)
-                    .bind(next + k as i64)
-                    .bind(m.value)
-                    .bind(m.timestamp)
-                    .bind(m.step)
-                    .execute(&mut *tx)
-                    .await?;
-                // The latest value is the one at the highest step, then the latest time.
-                sqlx::query(
-                    "INSERT INTO run_latest_metrics (run_id, key, value, timestamp, step) VALUES ($1, $2, $3, $4, $5) \
+            // Multi-row statements: a batch of 1,000 points is a handful of round trips, not 2,000.
+            for (c, chunk) in metrics.chunks(METRIC_ROWS_PER_STATEMENT).enumerate() {
+                let rows = (0..chunk.len())
+                    .map(|i| {
+                        let b = i * 6;
+                        format!("(${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!("INSERT INTO run_metrics (run_id, key, seq, value, timestamp, step) VALUES {rows}");
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (i, m) in chunk.iter().enumerate() {
+                    let seq = next + (c * METRIC_ROWS_PER_STATEMENT + i) as i64;
+                    q = q.bind(run_id).bind(&m.key).bind(seq).bind(m.value).bind(m.timestamp).bind(m.step);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            // The latest value per key is the one at the highest step, then the latest time (a
+            // later point of the batch wins a tie, as it would logged alone); one row per key, so
+            // the upsert never touches a row twice.
+            let mut latest: std::collections::BTreeMap<&str, &MetricPoint> = std::collections::BTreeMap::new();
+            for m in metrics {
+                let newer = latest.get(m.key.as_str()).is_none_or(|o| (m.step, m.timestamp) >= (o.step, o.timestamp));
+                if newer {
+                    latest.insert(&m.key, m);
+                }
+            }
+            let latest: Vec<&MetricPoint> = latest.into_values().collect();
+            for chunk in latest.chunks(METRIC_ROWS_PER_STATEMENT) {
+                let rows = (0..chunk.len())
+                    .map(|i| {
+                        let b = i * 5;
+                        format!("(${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
+                    "INSERT INTO run_latest_metrics (run_id, key, value, timestamp, step) VALUES {rows} \
                      ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp, step = excluded.step \
                      WHERE excluded.step > run_latest_metrics.step \
-                        OR (excluded.step = run_latest_metrics.step AND excluded.timestamp >= run_latest_metrics.timestamp)",
-                )
-                .bind(run_id)
-                .bind(&m.key)
-                .bind(m.value)
-                .bind(m.timestamp)
-                .bind(m.step)
-                .execute(&mut *tx)
-                .await?;
+                        OR (excluded.step = run_latest_metrics.step AND excluded.timestamp >= run_latest_metrics.timestamp)"
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for m in chunk {
+                    q = q.bind(run_id).bind(&m.key).bind(m.value).bind(m.timestamp).bind(m.step);
+                }
+                q.execute(&mut *tx).await?;
             }
         }
         tx.commit().await?;
