@@ -403,6 +403,36 @@ impl TrackingStore {
         Ok(())
     }
 
+    /// Checks the run exists and is active; returns its params when asked.
+    async fn batch_target(&self, run_id: &str, with_params: bool) -> ApiResult<BTreeMap<String, String>> {
+        let stage: Option<String> = sqlx::query("SELECT lifecycle_stage FROM runs WHERE run_id = $1")
+            .bind(run_id)
+            .fetch_optional(self.pool())
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+        match stage.as_deref() {
+            None => return Err(ApiError::NotFound(format!("Run with id={run_id} not found"))),
+            Some(ACTIVE) => {}
+            Some(other) => {
+                return Err(ApiError::InvalidState(format!(
+                    "The run {run_id} must be in the 'active' state. Current state is {other}."
+                )));
+            }
+        }
+        let mut params = BTreeMap::new();
+        if with_params {
+            for r in sqlx::query("SELECT key, value FROM run_params WHERE run_id = $1")
+                .bind(run_id)
+                .fetch_all(self.pool())
+                .await?
+            {
+                params.insert(r.try_get(0)?, r.try_get(1)?);
+            }
+        }
+        Ok(params)
+    }
+
     async fn active_run(&self, run_id: &str) -> ApiResult<Run> {
         let run = self.run(run_id).await?;
         if run.lifecycle_stage != ACTIVE {
@@ -469,7 +499,9 @@ impl TrackingStore {
                 tags.len()
             )));
         }
-        let run = self.active_run(run_id).await?;
+        // Only what the rules need: the run's state, and its params when params are logged (a run
+        // with thousands of metrics is not loaded on every batch).
+        let existing = self.batch_target(run_id, !params.is_empty()).await?;
         for (k, v) in params {
             check_key("param", k)?;
             if v.len() > MAX_PARAM_VALUE {
@@ -477,7 +509,7 @@ impl TrackingStore {
                     "Param value for key '{k}' exceeds {MAX_PARAM_VALUE} characters"
                 )));
             }
-            if let Some(old) = run.params.get(k)
+            if let Some(old) = existing.get(k)
                 && old != v
             {
                 return Err(ApiError::InvalidParameter(format!(
