@@ -610,7 +610,7 @@ mod tests {
 
     /// The first column of a shared sample file, parsed with `format` (a date or a date-time).
     fn shared_stamps(name: &str, format: &str) -> Vec<Timestamp> {
-        let path = format!("{}/../../shared/data/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!("{}/../data/sample/{name}", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let stamps: Vec<Timestamp> = (text.lines().skip(1).filter(|l| !l.trim().is_empty()))
             .map(|l| {

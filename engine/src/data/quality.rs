@@ -818,7 +818,7 @@ mod tests {
 
     /// Reads a shared sample file (first column a date in `format`, then OHLCV) and validates it.
     fn read_shared(name: &str, format: &str, tf: Timeframe, cal: MarketCalendar) -> QualityReport {
-        let path = format!("{}/../../shared/data/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!("{}/../data/sample/{name}", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let mut bars = BarSeries::default();
         for (i, line) in text.lines().enumerate().skip(1) {
