@@ -41,22 +41,24 @@ pub enum BacktestError {
     Metrics(String),
 }
 
-/// A series prepared for the event loop: exact prices for fills, floats for signals and marks.
+/// A series prepared for the event loop: exact prices for fills (`bars`), and the float view
+/// (`FloatBars`, reached through `Deref`) for signals and marks.
 #[derive(Clone, Debug)]
 pub struct PreparedBars {
     pub bars: BarSeries,
-    pub ts: Vec<i64>,
-    pub open: Vec<f64>,
-    pub high: Vec<f64>,
-    pub low: Vec<f64>,
-    pub close: Vec<f64>,
-    pub volume: Vec<f64>,
+    floats: FloatBars,
+}
+
+impl std::ops::Deref for PreparedBars {
+    type Target = FloatBars;
+    fn deref(&self) -> &FloatBars {
+        &self.floats
+    }
 }
 
 impl PreparedBars {
     pub fn new(bars: BarSeries) -> Self {
-        let FloatBars { ts, open, high, low, close, volume } = FloatBars::from_series(&bars);
-        Self { ts, open, high, low, close, volume, bars }
+        Self { floats: FloatBars::from_series(&bars), bars }
     }
 
     pub fn len(&self) -> usize {
