@@ -377,7 +377,7 @@ impl TrackingStore {
         description: Option<&str>,
         stage: Option<(&str, bool)>,
     ) -> ApiResult<ModelVersion> {
-        let mv = self.model_version(name, version).await?;
+        self.model_version(name, version).await?;
         let now = now_ms();
         let mut tx = self.pool().begin().await?;
         if let Some(d) = description {
@@ -413,7 +413,6 @@ impl TrackingStore {
                 .await?;
         }
         tx.commit().await?;
-        let _ = mv;
         self.model_version(name, version).await
     }
 

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
 use crate::models::parse_version;
-use crate::search::{Entity, Op, Value as FilterValue, parse_filter};
+use crate::search::{Entity, Op, Value as FilterValue, like, parse_filter};
 use crate::store::{TrackingStore, page};
 
 type Shared = State<Arc<TrackingStore>>;
@@ -71,34 +71,26 @@ fn version(b: &Value) -> ApiResult<i64> {
     }
 }
 
-/// The name a registry filter asks for (`name = 'x'` or `name LIKE 'x%'`): exact, or a pattern.
-fn name_filter(filter: &str) -> ApiResult<Option<(bool, String)>> {
+/// The name clause of a registry filter (`name = 'x'`, `name LIKE 'x%'`, `name ILIKE ...`).
+fn name_filter(filter: &str) -> ApiResult<Option<(Op, String)>> {
     for c in parse_filter(filter)? {
         if let (Entity::Attribute(k), FilterValue::Text(v)) = (&c.entity, &c.value)
             && k == "name"
         {
-            return Ok(Some((matches!(c.op, Op::Eq), v.clone())));
+            return Ok(Some((c.op, v.clone())));
         }
     }
     Ok(None)
 }
 
-fn name_matches(name: &str, filter: &Option<(bool, String)>) -> bool {
+fn name_matches(name: &str, filter: &Option<(Op, String)>) -> bool {
     match filter {
         None => true,
-        Some((true, v)) => name == v,
-        Some((false, v)) => {
-            let parts: Vec<&str> = v.split('%').collect();
-            let lower = name.to_lowercase();
-            let mut at = 0;
-            parts.iter().all(|p| match lower[at..].find(&p.to_lowercase()) {
-                Some(i) => {
-                    at += i + p.len();
-                    true
-                }
-                None => false,
-            })
-        }
+        Some((Op::Eq, v)) => name == v,
+        Some((Op::Ne, v)) => name != v,
+        Some((Op::Like, v)) => like(name, v),
+        Some((Op::ILike, v)) => like(&name.to_lowercase(), &v.to_lowercase()),
+        Some(_) => true,
     }
 }
 
@@ -243,7 +235,7 @@ async fn get_version(State(st): Shared, Query(q): Params) -> ApiResult<Json<Valu
 
 async fn search_versions(st: &TrackingStore, b: &Value) -> ApiResult<Json<Value>> {
     let filter = name_filter(s(b, "filter").unwrap_or_default())?;
-    let exact = filter.as_ref().filter(|(eq, _)| *eq).map(|(_, n)| n.as_str());
+    let exact = filter.as_ref().filter(|(op, _)| *op == Op::Eq).map(|(_, n)| n.as_str());
     let versions: Vec<Value> = st
         .search_model_versions(exact)
         .await?

@@ -201,7 +201,7 @@ fn is_numeric_attribute(key: &str) -> bool {
 }
 
 /// SQL LIKE with % and _ (case-sensitive; ILIKE lowercases both sides first).
-fn like(text: &str, pattern: &str) -> bool {
+pub fn like(text: &str, pattern: &str) -> bool {
     fn go(t: &[char], p: &[char]) -> bool {
         match p.first() {
             None => t.is_empty(),

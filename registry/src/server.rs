@@ -154,10 +154,8 @@ async fn search_experiments(s: &TrackingStore, b: &Value) -> ApiResult<Json<Valu
                 (crate::search::Entity::Attribute(k), crate::search::Value::Text(v)) if k == "name" => match c.op {
                     crate::search::Op::Eq => &e.name == v,
                     crate::search::Op::Ne => &e.name != v,
-                    crate::search::Op::Like | crate::search::Op::ILike => {
-                        let pat = v.to_lowercase().replace('%', "");
-                        e.name.to_lowercase().contains(&pat)
-                    }
+                    crate::search::Op::Like => crate::search::like(&e.name, v),
+                    crate::search::Op::ILike => crate::search::like(&e.name.to_lowercase(), &v.to_lowercase()),
                     _ => true,
                 },
                 _ => true,

@@ -496,14 +496,14 @@ impl FeatureRequest {
         self.def.outputs.iter().map(|s| if s.is_empty() { base.clone() } else { format!("{base}_{s}") }).collect()
     }
 
-    fn period(&self, k: usize) -> usize {
+    pub(crate) fn period(&self, k: usize) -> usize {
         match self.values[k] {
             ParamValue::Int(v) => v.max(0) as usize,
             _ => 0,
         }
     }
 
-    fn number(&self, k: usize) -> f64 {
+    pub(crate) fn number(&self, k: usize) -> f64 {
         match self.values[k] {
             ParamValue::Int(v) => v as f64,
             ParamValue::Float(v) => v,
@@ -511,7 +511,7 @@ impl FeatureRequest {
         }
     }
 
-    fn text(&self, k: usize) -> &str {
+    pub(crate) fn text(&self, k: usize) -> &str {
         match &self.values[k] {
             ParamValue::Text(t) => t,
             _ => "",

@@ -7,7 +7,7 @@ use super::cross_asset;
 use super::error::FeatureError;
 use super::fractal::{self, DfaParams, HurstRsParams};
 use super::indicators::{BarColumns, Field, TimedBar};
-use super::library::{Feature, FeatureRequest, ParamValue};
+use super::library::{Feature, FeatureRequest};
 use super::spectral::{self, SpectralParams, Taper};
 use super::wavelet::{self, Threshold, Wavelet};
 
@@ -152,28 +152,6 @@ impl Feature for WindowFeature {
     }
 }
 
-fn text(values: &[ParamValue], k: usize) -> &str {
-    match &values[k] {
-        ParamValue::Text(t) => t,
-        _ => "",
-    }
-}
-
-fn int(values: &[ParamValue], k: usize) -> usize {
-    match values[k] {
-        ParamValue::Int(v) => usize::try_from(v).unwrap_or(0),
-        _ => 0,
-    }
-}
-
-fn num(values: &[ParamValue], k: usize) -> f64 {
-    match values[k] {
-        ParamValue::Int(v) => v as f64,
-        ParamValue::Float(v) => v,
-        ParamValue::Text(_) => f64::NAN,
-    }
-}
-
 /// Column suffixes of a wavelet energy feature at `level`: the approximation, then the details
 /// from coarse to fine.
 pub fn wavelet_energy_outputs(level: usize) -> Vec<String> {
@@ -184,10 +162,9 @@ pub fn wavelet_energy_outputs(level: usize) -> Vec<String> {
 
 /// Builds a transformer from its request; parameters are checked here, before any data is seen.
 pub fn build(req: &FeatureRequest) -> Result<Box<dyn Feature>, FeatureError> {
-    let v = &req.values;
     let name = req.def.name;
     let window_param = |k: usize, min: usize| -> Result<usize, FeatureError> {
-        let w = int(v, k);
+        let w = req.period(k);
         super::error::require_at_least(name, "window", w, min)?;
         Ok(w)
     };
@@ -206,11 +183,11 @@ pub fn build(req: &FeatureRequest) -> Result<Box<dyn Feature>, FeatureError> {
     };
     Ok(match name {
         "wavelet_energy" => {
-            let w: Wavelet = text(v, 0).parse()?;
-            let level = int(v, 1);
+            let w: Wavelet = req.text(0).parse()?;
+            let level = req.period(1);
             super::error::require_at_least(name, "level", level, 1)?;
             let window = window_param(2, 4)?;
-            let input = InputForm::parse(name, text(v, 3))?;
+            let input = InputForm::parse(name, req.text(3))?;
             if wavelet::dwt_max_level(window, w) < level {
                 return Err(FeatureError::param(
                     name,
@@ -223,18 +200,18 @@ pub fn build(req: &FeatureRequest) -> Result<Box<dyn Feature>, FeatureError> {
             feature(input, level + 1, lookback, None, compute)
         }
         "wavelet_denoised" => {
-            let w: Wavelet = text(v, 0).parse()?;
-            let level = int(v, 1);
+            let w: Wavelet = req.text(0).parse()?;
+            let level = req.period(1);
             super::error::require_at_least(name, "level", level, 1)?;
             let window = window_param(2, 4)?;
-            let threshold: Threshold = text(v, 3).parse()?;
+            let threshold: Threshold = req.text(3).parse()?;
             let compute: Compute =
                 Box::new(move |x, _| Ok(vec![wavelet::rolling_denoised_last(x, w, Some(level), window, threshold)?]));
             feature(InputForm::Level, 1, window - 1, None, compute)
         }
         "spectral" => {
             let window = window_param(0, 8)?;
-            let (low, high) = (num(v, 1), num(v, 2));
+            let (low, high) = (req.number(1), req.number(2));
             if !(0.0 < low && low < high && high < 0.5) {
                 return Err(FeatureError::param(
                     name,
@@ -242,7 +219,7 @@ pub fn build(req: &FeatureRequest) -> Result<Box<dyn Feature>, FeatureError> {
                     format!("cuts must satisfy 0 < low_cut < high_cut < 0.5 cycles per bar, got {low} and {high}"),
                 ));
             }
-            let input = InputForm::parse(name, text(v, 3))?;
+            let input = InputForm::parse(name, req.text(3))?;
             let params = SpectralParams { window, detrend: true, taper: Taper::Hann };
             let bands = [(0.0, low), (low, high), (high, 0.5)];
             let compute: Compute = Box::new(move |x, _| {
@@ -256,7 +233,7 @@ pub fn build(req: &FeatureRequest) -> Result<Box<dyn Feature>, FeatureError> {
         "hurst_rs" | "dfa" | "higuchi" | "katz" => {
             // Higuchi's curve lengths need 2·kmax points; the others need enough for a log-log fit.
             let window = window_param(0, if name == "higuchi" { 2 * fractal::HIGUCHI_DEFAULT_KMAX } else { 16 })?;
-            let input = InputForm::parse(name, text(v, 1))?;
+            let input = InputForm::parse(name, req.text(1))?;
             let compute: Compute = match name {
                 "hurst_rs" => {
                     Box::new(move |x, _| Ok(vec![fractal::rolling_hurst_rs(x, window, &HurstRsParams::default())?]))
@@ -270,15 +247,15 @@ pub fn build(req: &FeatureRequest) -> Result<Box<dyn Feature>, FeatureError> {
             feature(input, 1, window - 1 + input.lag(), None, compute)
         }
         "corr" | "beta" | "coint" | "lead_lag" => {
-            let peer = text(v, 0).to_string();
+            let peer = req.text(0).to_string();
             if peer.is_empty() {
                 return Err(FeatureError::param(name, "other", "must name the peer instrument, e.g. other = \"SPY\""));
             }
             let window = window_param(1, 3)?;
             let (input, max_lag) = if name == "lead_lag" {
-                (InputForm::parse(name, text(v, 3))?, int(v, 2))
+                (InputForm::parse(name, req.text(3))?, req.period(2))
             } else {
-                (InputForm::parse(name, text(v, 2))?, 0)
+                (InputForm::parse(name, req.text(2))?, 0)
             };
             if name == "lead_lag" && max_lag >= window {
                 return Err(FeatureError::param(
