@@ -58,6 +58,11 @@ enum Command {
     /// Experiment tracking: `registry serve` runs the MLflow-compatible server.
     #[command(subcommand)]
     Registry(commands::registry::RegistryCommand),
+    /// Serve the web control plane, the JSON API, the registry API and metrics.
+    Serve(commands::serve::ServeArgs),
+    /// Manage control-plane users and API keys: `users add|list|disable|enable|create-key`.
+    #[command(subcommand)]
+    Users(commands::users::UsersCommand),
     /// Print the configuration in force (passwords hidden).
     Config,
 }
@@ -99,6 +104,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Features(args) => commands::features::run(args, &settings).await,
             Command::Backtest(args) => commands::backtest::run(*args, &settings).await,
             Command::Registry(cmd) => commands::registry::run(cmd, &settings).await,
+            Command::Serve(args) => commands::serve::run(args, &settings).await,
+            Command::Users(cmd) => commands::users::run(cmd, &settings).await,
             Command::Config => {
                 let mut shown = settings.clone();
                 shown.database_url = engine::storage::redact_url(&shown.effective_database_url());

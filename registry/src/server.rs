@@ -16,8 +16,14 @@ use crate::store::{ACTIVE, DELETED, MetricPoint, TrackingStore, page};
 type Shared = State<Arc<TrackingStore>>;
 type Params = Query<HashMap<String, String>>;
 
-/// The router with every route under both API prefixes, and the artifact proxy.
+/// The router with every route under both API prefixes, and the artifact proxy; unknown paths
+/// get MLflow's ENDPOINT_NOT_FOUND.
 pub fn router(store: TrackingStore, artifacts: engine::storage::ArtifactStore) -> Router {
+    api_routes(store, artifacts).fallback(unknown_endpoint)
+}
+
+/// The same routes without a fallback, to merge into a larger app (the control plane).
+pub fn api_routes(store: TrackingStore, artifacts: engine::storage::ArtifactStore) -> Router {
     let api = Router::new()
         .route("/experiments/create", post(create_experiment))
         .route("/experiments/get", get(get_experiment))
@@ -47,7 +53,6 @@ pub fn router(store: TrackingStore, artifacts: engine::storage::ArtifactStore) -
         .nest("/api/2.0/mlflow", api.clone())
         .nest("/ajax-api/2.0/mlflow", api)
         .nest("/api/2.0/mlflow-artifacts", crate::artifacts_api::routes(artifacts))
-        .fallback(unknown_endpoint)
 }
 
 fn missing(name: &str) -> ApiError {

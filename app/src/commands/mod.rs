@@ -15,6 +15,9 @@ pub mod data;
 pub mod demo;
 pub mod features;
 pub mod registry;
+pub mod seed;
+pub mod serve;
+pub mod users;
 pub mod walkforward;
 
 use anyhow::Context;

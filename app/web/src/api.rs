@@ -1,0 +1,153 @@
+//! Server functions: what the pages ask the server for. Each checks the caller's identity (and
+//! role, when it changes something) before it touches the store.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::types::*;
+
+#[cfg(feature = "ssr")]
+use crate::server::{context::*, queries};
+
+/// The outcome of the backtest form: the new run, or the reasons, each next to its field.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FormOutcome {
+    pub run_id: Option<String>,
+    pub errors: Vec<(String, String)>,
+}
+
+impl FormOutcome {
+    pub fn error_for(&self, field: &str) -> Option<String> {
+        self.errors.iter().find(|(f, _)| f == field).map(|(_, r)| r.clone())
+    }
+}
+
+#[server(prefix = "/sfn")]
+pub async fn whoami() -> Result<Identity, ServerFnError> {
+    identity()
+}
+
+#[server(prefix = "/sfn")]
+pub async fn get_overview() -> Result<Overview, ServerFnError> {
+    identity()?;
+    queries::overview(&state()?).await.map_err(failed)
+}
+
+#[server(prefix = "/sfn")]
+pub async fn list_experiments(name_contains: String) -> Result<Vec<ExperimentRow>, ServerFnError> {
+    identity()?;
+    queries::experiments(&state()?.store, &name_contains).await.map_err(failed)
+}
+
+#[server(prefix = "/sfn")]
+pub async fn get_runs_table(experiment_id: String, filter: String, order: String) -> Result<RunsTable, ServerFnError> {
+    identity()?;
+    queries::runs_table(&state()?.store, &experiment_id, &filter, &order).await.map_err(failed)
+}
+
+#[server(prefix = "/sfn")]
+pub async fn get_run(run_id: String) -> Result<RunDetail, ServerFnError> {
+    identity()?;
+    queries::run_detail(&state()?, &run_id).await.map_err(failed)
+}
+
+#[server(prefix = "/sfn")]
+pub async fn compare_runs(run_ids: Vec<String>) -> Result<Comparison, ServerFnError> {
+    identity()?;
+    if run_ids.len() > 20 {
+        return Err(ServerFnError::new("compare at most 20 runs at once"));
+    }
+    queries::compare(&state()?.store, &run_ids).await.map_err(failed)
+}
+
+#[server(prefix = "/sfn")]
+pub async fn list_models() -> Result<Vec<ModelRow>, ServerFnError> {
+    identity()?;
+    queries::models(&state()?.store).await.map_err(failed)
+}
+
+#[server(prefix = "/sfn")]
+pub async fn get_model(name: String) -> Result<ModelDetail, ServerFnError> {
+    identity()?;
+    queries::model_detail(&state()?.store, &name).await.map_err(failed)
+}
+
+/// Points `alias` of model `name` at `version` (promotion, or rollback when moved back).
+/// Needs the researcher role and the confirmation box ticked; recorded with who and when.
+#[server(prefix = "/sfn")]
+pub async fn move_alias(
+    name: String,
+    alias: String,
+    version: String,
+    confirm: Option<String>,
+) -> Result<(), ServerFnError> {
+    let who = require(Role::Researcher)?;
+    if confirm.as_deref() != Some("yes") {
+        return Err(ServerFnError::new("Tick the confirmation box to move the alias."));
+    }
+    let alias = alias.trim();
+    if alias.is_empty()
+        || alias.len() > 255
+        || !alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(ServerFnError::new("An alias is 1 to 255 letters, digits, `_` or `-`."));
+    }
+    let version = registry::models::parse_version(&version).map_err(failed)?;
+    let state = state()?;
+    state.store.set_alias(&name, alias, version, &who.name).await.map_err(failed)?;
+    tracing::info!(model = %name, alias, version, user = %who.name, "alias moved");
+    state.publish(serde_json::json!({ "kind": "alias", "model": name, "alias": alias, "version": version }));
+    Ok(())
+}
+
+#[server(prefix = "/sfn")]
+pub async fn list_datasets() -> Result<Vec<DatasetRow>, ServerFnError> {
+    identity()?;
+    queries::datasets(&state()?).await.map_err(ServerFnError::new)
+}
+
+#[server(prefix = "/sfn")]
+pub async fn get_backtest_choices() -> Result<BacktestChoices, ServerFnError> {
+    identity()?;
+    let mut symbols: Vec<String> =
+        queries::datasets(&state()?).await.map_err(ServerFnError::new)?.into_iter().map(|d| d.symbol).collect();
+    symbols.dedup();
+    Ok(BacktestChoices {
+        symbols,
+        strategies: crate::server::backtests::STRATEGIES.iter().map(|s| s.to_string()).collect(),
+    })
+}
+
+#[server(prefix = "/sfn")]
+pub async fn start_backtest(
+    symbol: String,
+    timeframe: String,
+    strategy: String,
+    params: String,
+    cash: String,
+    commission: String,
+) -> Result<FormOutcome, ServerFnError> {
+    use crate::server::backtests::{BacktestRequest, start, validate};
+    let who = require(Role::Researcher)?;
+    let request = BacktestRequest { symbol, timeframe, strategy, params, cash, commission };
+    let checked = match validate(&request) {
+        Ok(v) => v,
+        Err(errors) => return Ok(FormOutcome { run_id: None, errors }),
+    };
+    match start(&state()?, &who, checked).await {
+        Ok(run_id) => Ok(FormOutcome { run_id: Some(run_id), errors: Vec::new() }),
+        Err(errors) => Ok(FormOutcome { run_id: None, errors }),
+    }
+}
+
+#[server(prefix = "/sfn")]
+pub async fn get_backtest(run_id: String) -> Result<(BacktestDetail, String), ServerFnError> {
+    identity()?;
+    let state = state()?;
+    let detail = queries::backtest_detail(&state, &run_id).await.map_err(failed)?;
+    let stage = match state.backtests.stage(&run_id) {
+        Some(s) => format!("{s:?}"),
+        None => detail.run.status.clone(),
+    };
+    Ok((detail, stage))
+}

@@ -1,0 +1,306 @@
+//! The control plane's HTTP surface on SQLite and PostgreSQL: authentication by cookie, API
+//! key, JWT and basic auth; roles enforced before anything changes; errors as 4xx with a
+//! message; health, readiness and Prometheus metrics.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../../../engine/tests/common/mod.rs"]
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use base64::Engine;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use web::server::{AppState, ServeOptions, router};
+use web::types::Role;
+
+const RITA_PASSWORD: &str = "researcher-password-1";
+const VIC_PASSWORD: &str = "viewer-password-123";
+
+struct Fixture {
+    state: AppState,
+    rita_key: String,
+    vic_key: String,
+}
+
+async fn fixture(test_db: &common::TestDb) -> Fixture {
+    let artifacts =
+        engine::storage::ArtifactStore::open(&test_db.dir().join("artifacts").display().to_string()).unwrap();
+    let options = ServeOptions {
+        site_dir: test_db.dir().join("site"),
+        data_dir: test_db.dir().to_path_buf(),
+        secure_cookies: true,
+    };
+    let state = AppState::new(test_db.db.clone(), artifacts, options).await.unwrap();
+    state.accounts.add_user("rita", RITA_PASSWORD, Role::Researcher).await.unwrap();
+    state.accounts.add_user("vic", VIC_PASSWORD, Role::Viewer).await.unwrap();
+    let rita_key = state.accounts.create_api_key("rita", "tests").await.unwrap();
+    let vic_key = state.accounts.create_api_key("vic", "tests").await.unwrap();
+    Fixture { state, rita_key, vic_key }
+}
+
+/// One request through the whole app (middleware included), as a client at 127.0.0.1.
+async fn call(state: &AppState, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let mut req = req;
+    req.extensions_mut().insert(axum::extract::ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 40_000))));
+    let resp = router(state.clone()).oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = axum::body::to_bytes(resp.into_body(), 64 << 20).await.unwrap().to_vec();
+    (status, headers, body)
+}
+
+fn get(uri: &str, auth: Option<&str>) -> Request<Body> {
+    let mut b = Request::get(uri);
+    if let Some(a) = auth {
+        b = b.header(header::AUTHORIZATION, a);
+    }
+    b.body(Body::empty()).unwrap()
+}
+
+fn post_json(uri: &str, auth: Option<&str>, body: &str) -> Request<Body> {
+    let mut b = Request::post(uri).header(header::CONTENT_TYPE, "application/json");
+    if let Some(a) = auth {
+        b = b.header(header::AUTHORIZATION, a);
+    }
+    b.body(Body::from(body.to_string())).unwrap()
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+}
+
+fn json_of(body: &[u8]) -> Value {
+    serde_json::from_slice(body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
+}
+
+#[tokio::test]
+async fn every_credential_kind_identifies_the_caller_and_bad_ones_are_refused() {
+    for test_db in common::both().await {
+        let f = fixture(&test_db).await;
+        let label = test_db.label;
+        let (status, _, body) = call(&f.state, get("/api/v1/me", None)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{label}");
+        assert_eq!(json_of(&body)["error_code"], "UNAUTHENTICATED");
+
+        let (status, headers, _) = call(&f.state, get("/experiments?q=x", None)).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{label}: pages send strangers to the login page");
+        assert_eq!(headers[header::LOCATION], "/login?next=%2Fexperiments%3Fq%3Dx");
+
+        for auth in [bearer(&f.rita_key), basic("rita", RITA_PASSWORD), basic("rita", &f.rita_key)] {
+            let (status, _, body) = call(&f.state, get("/api/v1/me", Some(&auth))).await;
+            assert_eq!(status, StatusCode::OK, "{label}: {auth}");
+            assert_eq!(json_of(&body), json!({ "name": "rita", "role": "Researcher" }));
+        }
+        for auth in
+            [bearer("sxk_0000"), basic("rita", "wrong-password-000"), basic("vic", &f.rita_key), bearer("not.a.jwt")]
+        {
+            let (status, _, _) = call(&f.state, get("/api/v1/me", Some(&auth))).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{label}: {auth} must be refused");
+        }
+
+        // A JWT from /api/v1/token works until it is tampered with.
+        let body = json!({ "username": "vic", "password": VIC_PASSWORD }).to_string();
+        let (status, _, token) = call(&f.state, post_json("/api/v1/token", None, &body)).await;
+        assert_eq!(status, StatusCode::OK, "{label}");
+        let jwt = json_of(&token)["access_token"].as_str().unwrap().to_string();
+        let (status, _, me) = call(&f.state, get("/api/v1/me", Some(&bearer(&jwt)))).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(json_of(&me)["name"], "vic");
+        let mut forged = jwt.clone();
+        forged.pop();
+        forged.push(if jwt.ends_with('A') { 'B' } else { 'A' });
+        let (status, _, _) = call(&f.state, get("/api/v1/me", Some(&bearer(&forged)))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{label}: a forged signature is refused");
+
+        // Disabling a user stops their key and their password at once.
+        f.state.accounts.set_disabled("vic", true).await.unwrap();
+        for auth in [bearer(&f.vic_key), basic("vic", VIC_PASSWORD), bearer(&jwt)] {
+            let (status, _, _) = call(&f.state, get("/api/v1/me", Some(&auth))).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{label}: disabled user via {auth}");
+        }
+        test_db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_viewer_reads_but_cannot_change_anything() {
+    for test_db in common::both().await {
+        let f = fixture(&test_db).await;
+        let label = test_db.label;
+        let rita = bearer(&f.rita_key);
+        let vic = bearer(&f.vic_key);
+        // Rita registers a model with two versions and makes v1 champion through the MLflow API.
+        let create = json!({ "name": "m" }).to_string();
+        let (status, _, _) =
+            call(&f.state, post_json("/api/2.0/mlflow/registered-models/create", Some(&rita), &create)).await;
+        assert_eq!(status, StatusCode::OK, "{label}");
+        for _ in 0..2 {
+            let v = json!({ "name": "m", "source": "file:///tmp/x" }).to_string();
+            let (status, _, _) =
+                call(&f.state, post_json("/api/2.0/mlflow/model-versions/create", Some(&rita), &v)).await;
+            assert_eq!(status, StatusCode::OK);
+        }
+        let alias = json!({ "name": "m", "alias": "champion", "version": "1" }).to_string();
+        // The user recorded is the authenticated one, whatever the client claims.
+        let mut req = post_json("/api/2.0/mlflow/registered-models/alias", Some(&rita), &alias);
+        req.headers_mut().insert("x-sextant-user", "mallory".parse().unwrap());
+        let (status, _, _) = call(&f.state, req).await;
+        assert_eq!(status, StatusCode::OK);
+        let history = f.state.store.alias_history("m").await.unwrap();
+        assert_eq!(history.last().unwrap()["changed_by"], "rita", "{label}");
+
+        // Vic may search and read...
+        let (status, _, _) =
+            call(&f.state, post_json("/api/2.0/mlflow/registered-models/search", Some(&vic), "{}")).await;
+        assert_eq!(status, StatusCode::OK, "{label}");
+        let (status, _, body) = call(&f.state, get("/api/v1/models/m", Some(&vic))).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(json_of(&body)["versions"].as_array().unwrap().len(), 2);
+        // ...but every way of promoting is refused with 403, and nothing moves.
+        let alias2 = json!({ "name": "m", "alias": "champion", "version": "2" }).to_string();
+        let (status, _, body) =
+            call(&f.state, post_json("/api/2.0/mlflow/registered-models/alias", Some(&vic), &alias2)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{label}");
+        assert_eq!(json_of(&body)["error_code"], "PERMISSION_DENIED");
+        let (status, _, _) =
+            call(&f.state, post_json("/api/v1/models/m/aliases", Some(&vic), r#"{"alias":"champion","version":2}"#))
+                .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _, _) =
+            call(&f.state, post_json("/api/2.0/mlflow/registered-models/create", Some(&vic), r#"{"name":"n"}"#)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(f.state.store.version_by_alias("m", "champion").await.unwrap().version, 1, "{label}: unchanged");
+        assert!(f.state.store.registered_model("n").await.is_err(), "{label}: nothing created");
+        let bt = json!({ "symbol": "GOOG", "timeframe": "", "strategy": "sma_cross", "params": "", "cash": "1000", "commission": "0" });
+        let (status, _, _) = call(&f.state, post_json("/api/v1/backtests", Some(&vic), &bt.to_string())).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        // Rita's promotion through the JSON API is recorded under her name.
+        let (status, _, _) =
+            call(&f.state, post_json("/api/v1/models/m/aliases", Some(&rita), r#"{"alias":"champion","version":2}"#))
+                .await;
+        assert_eq!(status, StatusCode::OK, "{label}");
+        assert_eq!(f.state.store.version_by_alias("m", "champion").await.unwrap().version, 2);
+        test_db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn bad_requests_get_4xx_with_a_reason_never_500() {
+    let test_db = common::sqlite().await;
+    let f = fixture(&test_db).await;
+    let rita = bearer(&f.rita_key);
+    let (status, _, body) = call(&f.state, post_json("/api/v1/models/m/aliases", Some(&rita), "{not json")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(json_of(&body)["error_code"], "MALFORMED_REQUEST");
+
+    let bt = json!({ "symbol": "GOOG", "timeframe": "7q", "strategy": "moon", "params": "fast", "cash": "-5", "commission": "2" });
+    let (status, _, body) = call(&f.state, post_json("/api/v1/backtests", Some(&rita), &bt.to_string())).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<String> =
+        json_of(&body)["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap().to_string()).collect();
+    for field in ["timeframe", "strategy", "params", "cash", "commission"] {
+        assert!(fields.contains(&field.to_string()), "{field} has its reason: {fields:?}");
+    }
+    assert!(
+        f.state.store.experiment_by_name("Backtests").await.unwrap().is_none(),
+        "an invalid request starts nothing"
+    );
+
+    let huge = "x".repeat(3 << 20);
+    let (status, _, _) = call(&f.state, post_json("/api/v1/backtests", Some(&rita), &huge)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    let (status, _, body) = call(&f.state, get("/api/v1/experiments/12345/runs", Some(&rita))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(json_of(&body)["error_code"], "RESOURCE_DOES_NOT_EXIST");
+    let (status, _, body) =
+        call(&f.state, get("/api/v1/experiments/0/runs?filter=metrics.x%20%3E%3E%201", Some(&rita))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(json_of(&body)["error_code"], "INVALID_PARAMETER_VALUE");
+    let (status, _, body) = call(&f.state, get("/api/v1/nothing-here", Some(&rita))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(json_of(&body)["error_code"], "ENDPOINT_NOT_FOUND");
+    test_db.finish().await;
+}
+
+#[tokio::test]
+async fn login_sets_a_secure_http_only_cookie_and_is_rate_limited() {
+    let test_db = common::sqlite().await;
+    let f = fixture(&test_db).await;
+    let form = |user: &str, pw: &str| {
+        Request::post("/auth/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("username={user}&password={pw}&next=%2Fmodels")))
+            .unwrap()
+    };
+    let (status, headers, _) = call(&f.state, form("rita", RITA_PASSWORD)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/models");
+    let cookie = headers[header::SET_COOKIE].to_str().unwrap().to_string();
+    for attribute in ["HttpOnly", "Secure", "SameSite=Lax"] {
+        assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
+    }
+    let session = cookie.split(';').next().unwrap().to_string();
+    let mut req = get("/api/v1/me", None);
+    req.headers_mut().insert(header::COOKIE, session.parse().unwrap());
+    let (status, _, body) = call(&f.state, req).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json_of(&body)["name"], "rita");
+
+    // Guessing: after a burst of five, even the right password waits.
+    let mut limited = false;
+    for _ in 0..6 {
+        let (_, headers, _) = call(&f.state, form("vic", "guess-guess-guess")).await;
+        limited |= headers[header::LOCATION].to_str().unwrap().contains("Too%20many")
+            || headers.contains_key(header::RETRY_AFTER);
+    }
+    assert!(limited, "repeated failures are rate limited");
+    let (_, headers, _) = call(&f.state, form("vic", VIC_PASSWORD)).await;
+    assert!(headers.get(header::SET_COOKIE).is_none(), "no session while rate limited");
+    test_db.finish().await;
+}
+
+#[tokio::test]
+async fn health_readiness_metrics_and_openapi_are_served() {
+    let test_db = common::sqlite().await;
+    let f = fixture(&test_db).await;
+    for path in ["/healthz", "/readyz"] {
+        let (status, _, _) = call(&f.state, get(path, None)).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+    }
+    let (_, _, _) = call(&f.state, get("/api/v1/me", Some(&bearer(&f.rita_key)))).await;
+    let (status, _, body) = call(&f.state, get("/metrics", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.contains("sextant_http_requests_total{area=\"api\",method=\"GET\",status=\"200\"}"), "{text}");
+    assert!(text.contains("sextant_http_request_duration_seconds_bucket"), "{text}");
+    let (status, _, body) = call(&f.state, get("/api/v1/openapi.json", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    let doc = json_of(&body);
+    assert_eq!(doc["openapi"], "3.1.0");
+    // Every documented path is served: none answers ENDPOINT_NOT_FOUND.
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        let concrete = path.replace("{id}", "0").replace("{name}", "m");
+        for method in ops.as_object().unwrap().keys() {
+            let req = if method == "get" {
+                get(&concrete, Some(&bearer(&f.rita_key)))
+            } else {
+                post_json(&concrete, Some(&bearer(&f.rita_key)), "{}")
+            };
+            let (status, _, body) = call(&f.state, req).await;
+            let endpoint_missing =
+                status == StatusCode::NOT_FOUND && String::from_utf8_lossy(&body).contains("ENDPOINT_NOT_FOUND");
+            assert!(
+                !endpoint_missing && status != StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path} is documented but not served"
+            );
+        }
+    }
+    test_db.finish().await;
+}
