@@ -7,6 +7,7 @@ pub mod client;
 pub mod error;
 pub mod models;
 pub mod models_api;
+pub mod run_pages;
 pub mod search;
 pub mod server;
 pub mod store;

@@ -609,6 +609,13 @@ impl TrackingStore {
                 q.execute(&mut *tx).await?;
             }
         }
+        crate::run_pages::record_keys(
+            &mut tx,
+            run_id,
+            params.iter().map(|(k, _)| k.as_str()),
+            metrics.iter().map(|m| m.key.as_str()),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -735,7 +742,7 @@ fn check_key(what: &str, key: &str) -> ApiResult<()> {
     Ok(())
 }
 
-fn run_from_row(r: &sqlx::any::AnyRow) -> ApiResult<Run> {
+pub(crate) fn run_from_row(r: &sqlx::any::AnyRow) -> ApiResult<Run> {
     Ok(Run {
         run_id: r.try_get(0)?,
         experiment_id: r.try_get(1)?,

@@ -40,9 +40,14 @@ pub async fn list_experiments(name_contains: String) -> Result<Vec<ExperimentRow
 }
 
 #[server(prefix = "/sfn")]
-pub async fn get_runs_table(experiment_id: String, filter: String, order: String) -> Result<RunsTable, ServerFnError> {
+pub async fn get_runs_table(
+    experiment_id: String,
+    filter: String,
+    order: String,
+    page: usize,
+) -> Result<RunsTable, ServerFnError> {
     identity()?;
-    queries::runs_table(&state()?.store, &experiment_id, &filter, &order).await.map_err(failed)
+    queries::runs_table(&state()?.store, &experiment_id, &filter, &order, page).await.map_err(failed)
 }
 
 #[server(prefix = "/sfn")]

@@ -75,6 +75,10 @@ pub struct RunsTable {
     pub metric_keys: Vec<String>,
     /// A filter the search grammar refused, with the reason.
     pub filter_error: Option<String>,
+    /// Runs matching the filter, of which `runs` is page `page` (from 0) of `page_size`.
+    pub total: usize,
+    pub page: usize,
+    pub page_size: usize,
 }
 
 /// A metric's history, downsampled for display (`total` is how many points were logged).

@@ -79,7 +79,8 @@ pub fn ExperimentPage() -> impl IntoView {
     let filter = move || query.read().get("filter").unwrap_or_default();
     let order = move || query.read().get("order").unwrap_or_default();
     let chosen = move || query.read().get_all("col").unwrap_or_default();
-    let data = Resource::new(move || (id(), filter(), order()), |(id, f, o)| get_runs_table(id, f, o));
+    let page = move || query.read().get("page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(0);
+    let data = Resource::new(move || (id(), filter(), order(), page()), |(id, f, o, p)| get_runs_table(id, f, o, p));
     view! {
         <Suspense fallback=loading>
             {move || Suspend::new(async move {
@@ -162,7 +163,18 @@ fn RunsView(table: RunsTable, filter: String, order: String, chosen: Vec<String>
             view! { <span><input type="checkbox" name="col" value=c.clone() id=cid.clone() checked=checked/><label for=cid style="display:inline">{c.clone()}</label></span> " " }
         })
         .collect_view();
-    let count = table.runs.len();
+    let pages = table.total.div_ceil(table.page_size.max(1)).max(1);
+    let page_link = |p: usize, label: &'static str| {
+        let href = format!("{base}?{}&page={p}", with_order(&filter, &columns, &order));
+        view! { <a href=href>{label}</a> }
+    };
+    let pager = view! {
+        <nav aria-label="Pages of runs" class="pager">
+            {(table.page > 0).then(|| page_link(table.page - 1, "← Previous"))}
+            {format!(" Page {} of {} ", table.page + 1, pages)}
+            {(table.page + 1 < pages).then(|| page_link(table.page + 1, "Next →"))}
+        </nav>
+    };
     view! {
         <Title text=format!("Experiment {}", exp.name)/>
         <h1>{format!("Experiment: {}", exp.name)}</h1>
@@ -184,10 +196,11 @@ fn RunsView(table: RunsTable, filter: String, order: String, chosen: Vec<String>
             <button type="submit">"Compare selected runs"</button>
         </form>
         <table>
-            <caption class="muted">{format!("{count} runs")}</caption>
+            <caption class="muted">{format!("{} runs", table.total)}</caption>
             <thead><tr><th scope="col">"Select"</th><th scope="col">"Run"</th><th scope="col">"Status"</th><th scope="col">"Started"</th>{headers}</tr></thead>
             <tbody>{rows}</tbody>
         </table>
+        {pager}
     }
 }
 

@@ -81,10 +81,12 @@ struct RunsQuery {
     filter: String,
     #[serde(default)]
     order_by: String,
+    #[serde(default)]
+    page: usize,
 }
 
 async fn runs(State(s): State<AppState>, Path(id): Path<String>, Query(q): Query<RunsQuery>) -> Response {
-    match queries::runs_table(&s.store, &id, &q.filter, &q.order_by).await {
+    match queries::runs_table(&s.store, &id, &q.filter, &q.order_by, q.page).await {
         Ok(t) if t.filter_error.is_some() => {
             error(StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", t.filter_error.unwrap_or_default())
         }
@@ -243,7 +245,8 @@ pub fn openapi_document() -> Value {
             "/api/v1/experiments": { "get": { "summary": "Active experiments",
                 "parameters": [ { "name": "name_contains", "in": "query", "schema": { "type": "string" } } ], "responses": ok("experiments") } },
             "/api/v1/experiments/{id}/runs": { "get": { "summary": "An experiment's runs, filtered and ordered with MLflow's search grammar",
-                "parameters": [ id_param("id"), { "name": "filter", "in": "query", "schema": { "type": "string" } }, { "name": "order_by", "in": "query", "schema": { "type": "string" } } ],
+                "parameters": [ id_param("id"), { "name": "filter", "in": "query", "schema": { "type": "string" } }, { "name": "order_by", "in": "query", "schema": { "type": "string" } },
+                    { "name": "page", "in": "query", "schema": { "type": "integer", "minimum": 0 }, "description": "page of 100 runs, from 0" } ],
                 "responses": { "200": { "description": "runs table" }, "400": { "description": "malformed filter, with the position" }, "404": { "description": "no such experiment" } } } },
             "/api/v1/runs/{id}": { "get": { "summary": "A run with metric histories (downsampled), artifacts and lineage", "parameters": [ id_param("id") ], "responses": ok("run") } },
             "/api/v1/models": { "get": { "summary": "Registered models with their aliases", "responses": ok("models") } },

@@ -14,8 +14,8 @@ use crate::types::*;
 
 /// Points a chart draws; LTTB keeps the shape of longer series.
 pub const CHART_POINTS: usize = 800;
-/// Columns the runs table shows by default, of each kind.
-const DEFAULT_COLUMNS: usize = 6;
+/// Rows of the runs table per page: a page stays light whatever the experiment's size.
+pub const RUNS_PER_PAGE: usize = 100;
 
 pub fn run_row(r: &Run) -> RunRow {
     RunRow {
@@ -50,18 +50,42 @@ pub async fn experiments(store: &TrackingStore, name_contains: &str) -> Result<V
         .collect())
 }
 
-/// One experiment's runs, filtered with MLflow's grammar and sorted by `order` (`metrics.loss DESC`).
+/// One page of an experiment's runs, filtered with MLflow's grammar and sorted by `order`
+/// (`metrics.loss DESC`; default newest first).
 pub async fn runs_table(
     store: &TrackingStore,
     experiment_id: &str,
     filter: &str,
     order: &str,
+    page: usize,
 ) -> Result<RunsTable, ApiError> {
     let experiment = experiment_row(&store.experiment(experiment_id).await?);
     let id: i64 = experiment_id
         .trim()
         .parse()
         .map_err(|_| ApiError::InvalidParameter(format!("bad experiment id {experiment_id}")))?;
+    let order = if order.trim().is_empty() { Vec::new() } else { parse_order_by(&[order.to_string()])? };
+    if filter.trim().is_empty() {
+        // The common view: ordered and paged in SQL, reading only the rows shown.
+        let (param_keys, metric_keys) = store.experiment_keys(id).await?;
+        let (mut runs, total) = store.runs_page(id, order.first(), RUNS_PER_PAGE, page * RUNS_PER_PAGE).await?;
+        let last = total.saturating_sub(1) / RUNS_PER_PAGE;
+        let page = page.min(last);
+        if runs.is_empty() && total > 0 {
+            runs = store.runs_page(id, order.first(), RUNS_PER_PAGE, page * RUNS_PER_PAGE).await?.0;
+        }
+        return Ok(RunsTable {
+            experiment,
+            runs: runs.iter().map(run_row).collect(),
+            param_keys,
+            metric_keys,
+            filter_error: None,
+            total,
+            page,
+            page_size: RUNS_PER_PAGE,
+        });
+    }
+    // A filter: MLflow's grammar evaluated over the experiment's runs.
     let mut runs = store.runs_of(&[id], "ACTIVE_ONLY").await?;
     let mut param_keys = BTreeSet::new();
     let mut metric_keys = BTreeSet::new();
@@ -74,24 +98,19 @@ pub async fn runs_table(
         Ok(clauses) => runs.retain(|r| matches(r, &clauses)),
         Err(e) => filter_error = Some(e.to_string()),
     }
-    if !order.trim().is_empty() {
-        match parse_order_by(&[order.to_string()]) {
-            Ok(o) => sort_runs(&mut runs, &o),
-            Err(e) => filter_error = Some(e.to_string()),
-        }
-    }
+    sort_runs(&mut runs, &order);
+    let total = runs.len();
+    let page = page.min(total.saturating_sub(1) / RUNS_PER_PAGE);
     Ok(RunsTable {
         experiment,
-        runs: runs.iter().map(run_row).collect(),
+        runs: runs.iter().skip(page * RUNS_PER_PAGE).take(RUNS_PER_PAGE).map(run_row).collect(),
         param_keys: param_keys.into_iter().collect(),
         metric_keys: metric_keys.into_iter().collect(),
         filter_error,
+        total,
+        page,
+        page_size: RUNS_PER_PAGE,
     })
-}
-
-/// How many columns of each kind the table shows when the user has not chosen.
-pub fn default_columns(keys: &[String]) -> Vec<String> {
-    keys.iter().take(DEFAULT_COLUMNS).cloned().collect()
 }
 
 pub async fn series(store: &TrackingStore, run: &RunRow, key: &str) -> Result<Series, ApiError> {

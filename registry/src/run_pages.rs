@@ -1,0 +1,156 @@
+//! Pages of an experiment's runs ordered in SQL, so a table over 100,000 runs reads only the
+//! rows it shows; and the param and metric keys an experiment uses, for column choosers.
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+
+use crate::error::{ApiError, ApiResult};
+use crate::search::{Entity, OrderBy};
+use crate::store::{ACTIVE, MetricPoint, Run, TrackingStore, run_from_row};
+
+const RUN_COLUMNS: &str = "r.run_id, r.experiment_id, r.run_name, r.user_id, r.status, r.start_time, r.end_time, r.artifact_uri, r.lifecycle_stage";
+
+/// An attribute's column, for the attributes a run table sorts by.
+fn attribute_column(name: &str) -> ApiResult<&'static str> {
+    Ok(match name {
+        "start_time" => "r.start_time",
+        "end_time" => "r.end_time",
+        "run_name" => "r.run_name",
+        "status" => "r.status",
+        "user_id" => "r.user_id",
+        "run_id" => "r.run_id",
+        other => return Err(ApiError::InvalidParameter(format!("Invalid attribute key '{other}' for ordering"))),
+    })
+}
+
+impl TrackingStore {
+    /// Active runs of one experiment, `limit` from `offset` in `order` (default: newest first),
+    /// with their data; and how many active runs the experiment has. Runs without the order's
+    /// key come last whatever the direction, as in MLflow.
+    pub async fn runs_page(
+        &self,
+        experiment_id: i64,
+        order: Option<&OrderBy>,
+        limit: usize,
+        offset: usize,
+    ) -> ApiResult<(Vec<Run>, usize)> {
+        let total: i64 = sqlx::query("SELECT COUNT(*) FROM runs WHERE experiment_id = $1 AND lifecycle_stage = $2")
+            .bind(experiment_id)
+            .bind(ACTIVE)
+            .fetch_one(self.pool())
+            .await?
+            .try_get(0)?;
+        let (order_sql, key) = match order {
+            None => ("r.start_time DESC, r.run_id".to_string(), None),
+            Some(o) => {
+                let dir = if o.ascending { "ASC" } else { "DESC" };
+                let sub =
+                    |table: &str| format!("(SELECT t.value FROM {table} t WHERE t.run_id = r.run_id AND t.key = $3)");
+                match &o.entity {
+                    Entity::Metric(k) => {
+                        (format!("{} {dir} NULLS LAST, r.run_id", sub("run_latest_metrics")), Some(k.clone()))
+                    }
+                    Entity::Param(k) => (format!("{} {dir} NULLS LAST, r.run_id", sub("run_params")), Some(k.clone())),
+                    Entity::Tag(k) => (format!("{} {dir} NULLS LAST, r.run_id", sub("run_tags")), Some(k.clone())),
+                    Entity::Attribute(a) => (format!("{} {dir} NULLS LAST, r.run_id", attribute_column(a)?), None),
+                }
+            }
+        };
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs r WHERE r.experiment_id = $1 AND r.lifecycle_stage = $2 \
+             ORDER BY {order_sql} LIMIT {} OFFSET {}",
+            limit.min(50_000),
+            offset
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(experiment_id).bind(ACTIVE);
+        if let Some(k) = &key {
+            q = q.bind(k.clone());
+        }
+        let mut runs = q.fetch_all(self.pool()).await?.iter().map(run_from_row).collect::<ApiResult<Vec<Run>>>()?;
+        self.fill_many(&mut runs).await?;
+        Ok((runs, total.max(0) as usize))
+    }
+
+    /// Metrics, params and tags of many runs in three statements.
+    async fn fill_many(&self, runs: &mut [Run]) -> ApiResult<()> {
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let index: HashMap<String, usize> = runs.iter().enumerate().map(|(i, r)| (r.run_id.clone(), i)).collect();
+        let list = (1..=runs.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        for table in ["run_latest_metrics", "run_params", "run_tags"] {
+            let columns = if table == "run_latest_metrics" {
+                "run_id, key, value, timestamp, step"
+            } else {
+                "run_id, key, value"
+            };
+            let sql = format!("SELECT {columns} FROM {table} WHERE run_id IN ({list})");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in runs.iter() {
+                q = q.bind(r.run_id.clone());
+            }
+            for row in q.fetch_all(self.pool()).await? {
+                let run_id: String = row.try_get(0)?;
+                let Some(&i) = index.get(&run_id) else { continue };
+                let key: String = row.try_get(1)?;
+                match table {
+                    "run_latest_metrics" => {
+                        let point = MetricPoint {
+                            key: key.clone(),
+                            value: row.try_get(2)?,
+                            timestamp: row.try_get(3)?,
+                            step: row.try_get(4)?,
+                        };
+                        runs[i].metrics.insert(key, point);
+                    }
+                    "run_params" => {
+                        runs[i].params.insert(key, row.try_get(2)?);
+                    }
+                    _ => {
+                        runs[i].tags.insert(key, row.try_get(2)?);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The param keys and metric keys ever logged in an experiment, sorted.
+    pub async fn experiment_keys(&self, experiment_id: i64) -> ApiResult<(Vec<String>, Vec<String>)> {
+        let rows = sqlx::query("SELECT kind, key FROM experiment_keys WHERE experiment_id = $1 ORDER BY kind, key")
+            .bind(experiment_id)
+            .fetch_all(self.pool())
+            .await?;
+        let (mut params, mut metrics) = (Vec::new(), Vec::new());
+        for r in &rows {
+            let kind: String = r.try_get(0)?;
+            if kind == "param" { params.push(r.try_get(1)?) } else { metrics.push(r.try_get(1)?) }
+        }
+        Ok((params, metrics))
+    }
+}
+
+/// Notes the keys of a logged batch against the run's experiment, inside the batch's transaction.
+pub(crate) async fn record_keys<'k>(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    run_id: &str,
+    params: impl Iterator<Item = &'k str>,
+    metrics: impl Iterator<Item = &'k str>,
+) -> ApiResult<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    seen.extend(params.map(|k| ("param", k)));
+    seen.extend(metrics.map(|k| ("metric", k)));
+    for (kind, key) in seen {
+        sqlx::query(
+            "INSERT INTO experiment_keys (experiment_id, kind, key) SELECT experiment_id, $2, $3 FROM runs WHERE run_id = $1 \
+             ON CONFLICT (experiment_id, kind, key) DO NOTHING",
+        )
+        .bind(run_id)
+        .bind(kind)
+        .bind(key)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
