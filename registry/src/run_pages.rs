@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use crate::error::{ApiError, ApiResult};
-use crate::search::{Entity, OrderBy};
+use crate::search::{Clause, Entity, Op, OrderBy, Value};
 use crate::store::{ACTIVE, MetricPoint, Run, TrackingStore, run_from_row};
 
 const RUN_COLUMNS: &str = "r.run_id, r.experiment_id, r.run_name, r.user_id, r.status, r.start_time, r.end_time, r.artifact_uri, r.lifecycle_stage";
@@ -153,4 +153,98 @@ pub(crate) async fn record_keys<'k>(
         .await?;
     }
     Ok(())
+}
+
+/// SQL conditions that every run satisfying `clauses` meets (a superset filter): the clause's
+/// key exists, and numeric metric comparisons and exact param/tag equality hold. The exact
+/// semantics (LIKE case, IN lists, attributes, NaN) stay with `search::matches`, which the
+/// caller applies to the candidates; this only keeps the candidates few.
+fn narrowing(clauses: &[Clause], first_bind: usize) -> (Vec<String>, Vec<Bind>) {
+    let mut sql = Vec::new();
+    let mut binds = Vec::new();
+    let mut n = first_bind;
+    for c in clauses {
+        let (table, key) = match &c.entity {
+            Entity::Metric(k) => ("run_latest_metrics", k),
+            Entity::Param(k) => ("run_params", k),
+            Entity::Tag(k) => ("run_tags", k),
+            Entity::Attribute(_) => continue,
+        };
+        let mut cond = format!("EXISTS (SELECT 1 FROM {table} t WHERE t.run_id = r.run_id AND t.key = ${n}");
+        binds.push(Bind::Text(key.clone()));
+        n += 1;
+        let op = match c.op {
+            Op::Eq => Some("="),
+            Op::Lt => Some("<"),
+            Op::Gt => Some(">"),
+            Op::Le => Some("<="),
+            Op::Ge => Some(">="),
+            _ => None,
+        };
+        match (&c.entity, op, &c.value) {
+            (Entity::Metric(_), Some(op), Value::Number(v)) if v.is_finite() => {
+                cond.push_str(&format!(" AND t.value {op} ${n}"));
+                binds.push(Bind::Number(*v));
+                n += 1;
+            }
+            (Entity::Param(_) | Entity::Tag(_), Some("="), Value::Text(v)) => {
+                cond.push_str(&format!(" AND t.value = ${n}"));
+                binds.push(Bind::Text(v.clone()));
+                n += 1;
+            }
+            _ => {}
+        }
+        cond.push(')');
+        sql.push(cond);
+    }
+    (sql, binds)
+}
+
+enum Bind {
+    Text(String),
+    Number(f64),
+}
+
+impl TrackingStore {
+    /// Runs of the experiments, in the lifecycle `view`, that may satisfy `clauses`, with their
+    /// data; the SQL narrows, the caller checks each candidate with `search::matches`.
+    pub async fn runs_matching(&self, experiment_ids: &[i64], view: &str, clauses: &[Clause]) -> ApiResult<Vec<Run>> {
+        if experiment_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = (1..=experiment_ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let mut conditions = vec![format!("r.experiment_id IN ({ids})")];
+        let stage = match view {
+            "DELETED_ONLY" | "2" => Some(crate::store::DELETED),
+            "ALL" | "3" => None,
+            _ => Some(ACTIVE),
+        };
+        let mut next = experiment_ids.len() + 1;
+        if stage.is_some() {
+            conditions.push(format!("r.lifecycle_stage = ${next}"));
+            next += 1;
+        }
+        let (narrow, binds) = narrowing(clauses, next);
+        conditions.extend(narrow);
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs r WHERE {}", conditions.join(" AND "));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in experiment_ids {
+            q = q.bind(*id);
+        }
+        if let Some(s) = stage {
+            q = q.bind(s);
+        }
+        for b in binds {
+            q = match b {
+                Bind::Text(t) => q.bind(t),
+                Bind::Number(v) => q.bind(v),
+            };
+        }
+        let mut runs = q.fetch_all(self.pool()).await?.iter().map(run_from_row).collect::<ApiResult<Vec<Run>>>()?;
+        // Bound parameters per statement stay well inside SQLite's and PostgreSQL's limits.
+        for chunk in runs.chunks_mut(2000) {
+            self.fill_many(chunk).await?;
+        }
+        Ok(runs)
+    }
 }

@@ -308,7 +308,7 @@ async fn search_runs(State(s): Shared, Json(b): Json<Value>) -> ApiResult<Json<V
         .unwrap_or_default();
     let order = parse_order_by(&order)?;
     let max = int(&b, "max_results")?.unwrap_or(1000).clamp(1, 50_000) as usize;
-    let mut runs = s.runs_of(&ids, &view).await?;
+    let mut runs = s.runs_matching(&ids, &view, &clauses).await?;
     runs.retain(|r| matches(r, &clauses));
     sort_runs(&mut runs, &order);
     let (runs, next) = page(runs, max, offset(text(&b, "page_token"))?);

@@ -85,27 +85,24 @@ pub async fn runs_table(
             page_size: RUNS_PER_PAGE,
         });
     }
-    // A filter: MLflow's grammar evaluated over the experiment's runs.
-    let mut runs = store.runs_of(&[id], "ACTIVE_ONLY").await?;
-    let mut param_keys = BTreeSet::new();
-    let mut metric_keys = BTreeSet::new();
-    for r in &runs {
-        param_keys.extend(r.params.keys().cloned());
-        metric_keys.extend(r.metrics.keys().cloned());
-    }
-    let mut filter_error = None;
-    match parse_filter(filter) {
-        Ok(clauses) => runs.retain(|r| matches(r, &clauses)),
-        Err(e) => filter_error = Some(e.to_string()),
-    }
+    // A filter: SQL narrows the candidates, MLflow's grammar decides each one exactly.
+    let (param_keys, metric_keys) = store.experiment_keys(id).await?;
+    let (mut runs, filter_error) = match parse_filter(filter) {
+        Ok(clauses) => {
+            let mut runs = store.runs_matching(&[id], "ACTIVE_ONLY", &clauses).await?;
+            runs.retain(|r| matches(r, &clauses));
+            (runs, None)
+        }
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
     sort_runs(&mut runs, &order);
     let total = runs.len();
     let page = page.min(total.saturating_sub(1) / RUNS_PER_PAGE);
     Ok(RunsTable {
         experiment,
         runs: runs.iter().skip(page * RUNS_PER_PAGE).take(RUNS_PER_PAGE).map(run_row).collect(),
-        param_keys: param_keys.into_iter().collect(),
-        metric_keys: metric_keys.into_iter().collect(),
+        param_keys,
+        metric_keys,
         filter_error,
         total,
         page,
