@@ -143,8 +143,30 @@ async fn screenshot(c: &Client, name: &str) -> TestResult {
     Ok(())
 }
 
+/// The element's text; retried while the element is missing or being replaced (a resource
+/// that re-renders its Suspense swaps the nodes between find and read).
 async fn text_of(c: &Client, css: &str) -> Result<String, Box<dyn std::error::Error>> {
-    Ok(c.find(Locator::Css(css)).await?.text().await?)
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let attempt = async { c.find(Locator::Css(css)).await?.text().await };
+        match attempt.await {
+            Ok(text) => return Ok(text),
+            Err(e) if Instant::now() > deadline => return Err(e.into()),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// Waits until the element's text satisfies `done`; returns it (or the last text, on timeout).
+async fn text_when(c: &Client, css: &str, done: impl Fn(&str) -> bool) -> Result<String, Box<dyn std::error::Error>> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let text = text_of(c, css).await.unwrap_or_default();
+        if done(&text) || Instant::now() > deadline {
+            return Ok(text);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Waits until the page's hydration script has run (the Leptos app is interactive).
@@ -275,7 +297,7 @@ async fn workflow(c: &Client, server: &Server, base: &str) -> TestResult {
     c.wait()
         .for_element(Locator::XPath("//table[@id='versions']//tr[td[1]='v1']/td[2][contains(., '@champion')]"))
         .await?;
-    let history = text_of(c, "#alias-history tbody").await?;
+    let history = text_when(c, "#alias-history tbody", |t| t.lines().count() >= 3).await?;
     let rows: Vec<&str> = history.lines().collect();
     assert!(rows.len() >= 3, "seed, promotion and rollback are recorded: {history}");
     assert!(
@@ -302,7 +324,7 @@ async fn workflow(c: &Client, server: &Server, base: &str) -> TestResult {
         .await?;
     assert_eq!(status.as_u64(), Some(403));
     c.goto(&format!("{base}/models/sma-cross-goog")).await?;
-    let champion = text_of(c, "#versions tbody tr:last-child td:nth-child(2)").await?;
+    let champion = text_when(c, "#versions tbody tr:last-child td:nth-child(2)", |t| !t.is_empty()).await?;
     assert!(champion.contains("@champion"), "the viewer's attempt changed nothing: v1 is still champion");
     screenshot(c, "viewer-model").await?;
     Ok(())
@@ -314,8 +336,8 @@ async fn promote(c: &Client, version: &str) -> TestResult {
     // Set, not toggled: the form may be the one re-rendered after the previous move.
     c.execute("document.getElementById('confirm').checked = true", vec![]).await?;
     c.find(Locator::Css("#promote-form button[type=submit]")).await?.click().await?;
-    let result = c.wait().for_element(Locator::Id("promote-result")).await?;
-    let text = result.text().await?;
+    c.wait().for_element(Locator::Id("promote-result")).await?;
+    let text = text_of(c, "#promote-result").await?;
     assert_eq!(text, "Alias moved.", "{text}");
     Ok(())
 }
