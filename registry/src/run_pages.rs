@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use crate::error::{ApiError, ApiResult};
 use crate::search::{Clause, Entity, Op, OrderBy, Value};
-use crate::store::{ACTIVE, MetricPoint, Run, TrackingStore, run_from_row};
+use crate::store::{ACTIVE, MetricPoint, Run, TrackingStore, metric_value, run_from_row};
 
 const RUN_COLUMNS: &str = "r.run_id, r.experiment_id, r.run_name, r.user_id, r.status, r.start_time, r.end_time, r.artifact_uri, r.lifecycle_stage";
 
@@ -98,7 +98,7 @@ impl TrackingStore {
                     "run_latest_metrics" => {
                         let point = MetricPoint {
                             key: key.clone(),
-                            value: row.try_get(2)?,
+                            value: metric_value(&row, 2)?,
                             timestamp: row.try_get(3)?,
                             step: row.try_get(4)?,
                         };

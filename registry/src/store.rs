@@ -382,7 +382,7 @@ impl TrackingStore {
                 let key: String = r.try_get(0)?;
                 run.metrics.insert(
                     key.clone(),
-                    MetricPoint { key, value: r.try_get(1)?, timestamp: r.try_get(2)?, step: r.try_get(3)? },
+                    MetricPoint { key, value: metric_value(&r, 1)?, timestamp: r.try_get(2)?, step: r.try_get(3)? },
                 );
             }
             for r in sqlx::query("SELECT key, value FROM run_params WHERE run_id = $1")
@@ -654,7 +654,7 @@ impl TrackingStore {
             .map(|r| {
                 Ok(MetricPoint {
                     key: key.to_string(),
-                    value: r.try_get(0)?,
+                    value: metric_value(r, 0)?,
                     timestamp: r.try_get(1)?,
                     step: r.try_get(2)?,
                 })
@@ -707,7 +707,7 @@ impl TrackingStore {
                 let key: String = r.try_get(1)?;
                 let point = MetricPoint {
                     key: key.clone(),
-                    value: r.try_get(2)?,
+                    value: metric_value(&r, 2)?,
                     timestamp: r.try_get(3)?,
                     step: r.try_get(4)?,
                 };
@@ -740,6 +740,11 @@ fn check_key(what: &str, key: &str) -> ApiResult<()> {
         return Err(ApiError::InvalidParameter(format!("Invalid {what} name: '{key}'")));
     }
     Ok(())
+}
+
+/// A stored metric value: SQLite keeps a NaN as NULL, so NULL reads back as NaN.
+pub(crate) fn metric_value(row: &sqlx::any::AnyRow, index: usize) -> Result<f64, sqlx::Error> {
+    Ok(row.try_get::<Option<f64>, _>(index)?.unwrap_or(f64::NAN))
 }
 
 pub(crate) fn run_from_row(r: &sqlx::any::AnyRow) -> ApiResult<Run> {

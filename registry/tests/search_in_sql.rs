@@ -1,6 +1,6 @@
 //! Run search narrows candidates in SQL and decides each with MLflow's grammar: for every
-//! filter, the runs found equal those a full scan finds, on SQLite and PostgreSQL (the
-//! case in LIKE, IN lists, missing keys and attributes included).
+//! filter, the runs found equal those a full scan finds, on SQLite and PostgreSQL (NaN
+//! metrics, case in LIKE, IN lists, missing keys and attributes included).
 #![allow(clippy::unwrap_used)]
 
 #[path = "../../engine/tests/common/mod.rs"]
@@ -34,7 +34,7 @@ async fn sql_narrowing_finds_exactly_what_a_full_scan_finds() {
         let exp = store.create_experiment("search", None, &[]).await.unwrap();
         for i in 0..24 {
             let run = store.create_run(&exp.to_string(), "u", Some(&format!("r-{i}")), None, &[]).await.unwrap();
-            let acc = (i % 5) as f64 / 4.0;
+            let acc = if i % 7 == 0 { f64::NAN } else { (i % 5) as f64 / 4.0 };
             let mut metrics = vec![MetricPoint { key: "acc".into(), value: acc, timestamp: 1, step: 0 }];
             if i % 3 != 0 {
                 metrics.push(MetricPoint { key: "loss".into(), value: i as f64 / 10.0, timestamp: 1, step: 0 });
@@ -46,6 +46,12 @@ async fn sql_narrowing_finds_exactly_what_a_full_scan_finds() {
                 store.update_run(&run.run_id, Some("FINISHED"), Some(2), None).await.unwrap();
             }
         }
+        // A NaN metric is stored and read back as NaN, latest value and history alike.
+        let first =
+            store.runs_of(&[exp], "ACTIVE_ONLY").await.unwrap().into_iter().find(|r| r.run_name == "r-0").unwrap();
+        assert!(first.metrics["acc"].value.is_nan(), "{}", test_db.label);
+        let (history, _) = store.metric_history(&first.run_id, "acc", 10, 0).await.unwrap();
+        assert!(history.len() == 1 && history[0].value.is_nan(), "{}", test_db.label);
         for filter in FILTERS {
             let clauses = parse_filter(filter).unwrap();
             let mut scanned: Vec<String> = store
