@@ -224,6 +224,16 @@ async fn workflow(c: &Client, server: &Server, base: &str) -> TestResult {
     assert_eq!(c.title().await?, "Overview · Sextant");
     screenshot(c, "overview").await?;
 
+    // Data: every sample series in the catalog, each with its quality report.
+    c.find(Locator::LinkText("Data")).await?.click().await?;
+    c.wait().for_element(Locator::Css("#datasets tbody tr")).await?;
+    let datasets = c.find_all(Locator::Css("#datasets tbody tr")).await?.len();
+    assert!(datasets >= 5, "the sample files are in the catalog: {datasets} datasets");
+    c.find(Locator::Css("#datasets details summary")).await?.click().await?;
+    let report = text_of(c, "#datasets details pre").await?;
+    assert!(report.to_lowercase().contains("confidence"), "the quality report shows: {report}");
+    screenshot(c, "data").await?;
+
     // Experiments: the demo sweep, its runs table, sorting by a metric.
     c.find(Locator::LinkText("Experiments")).await?.click().await?;
     c.wait().for_element(Locator::XPath("//h1[text()='Experiments']")).await?;

@@ -178,6 +178,9 @@ pub struct DatasetRow {
     pub first: String,
     pub last: String,
     pub quality: String,
+    /// The stored quality report as text (missing bars against the calendar, duplicates,
+    /// invalid prices, outliers, stale prices, volume anomalies), when one was recorded.
+    pub report: Option<String>,
 }
 
 /// A finished (or running) backtest: its run, and the curves and trades from its result.

@@ -20,9 +20,13 @@ pub fn DataPage() -> impl IntoView {
                     Ok(rows) => view! {
                         <table id="datasets">
                             <thead><tr><th scope="col">"Symbol"</th><th scope="col">"Timeframe"</th><th scope="col" class="num">"Bars"</th>
-                                <th scope="col">"First"</th><th scope="col">"Last"</th><th scope="col">"Quality"</th></tr></thead>
+                                <th scope="col">"First"</th><th scope="col">"Last"</th><th scope="col">"Quality"</th><th scope="col">"Report"</th></tr></thead>
                             <tbody>{rows.into_iter().map(|d| view! { <tr>
                                 <td>{d.symbol}</td><td>{d.timeframe}</td><td class="num">{d.bars}</td><td>{d.first}</td><td>{d.last}</td><td>{d.quality}</td>
+                                <td>{match d.report {
+                                    Some(text) => view! { <details><summary>"Show"</summary><pre class="report">{text}</pre></details> }.into_any(),
+                                    None => view! { <span class="muted">"none recorded"</span> }.into_any(),
+                                }}</td>
                             </tr> }).collect_view()}</tbody>
                         </table>
                     }.into_any(),

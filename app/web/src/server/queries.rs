@@ -245,9 +245,18 @@ pub async fn model_detail(store: &TrackingStore, name: &str) -> Result<ModelDeta
 pub async fn datasets(state: &AppState) -> Result<Vec<DatasetRow>, String> {
     let catalog = backtests::catalog(state);
     let list = catalog.list().await.map_err(|e| e.to_string())?;
-    Ok(list
-        .into_iter()
-        .map(|d| DatasetRow {
+    let mut rows = Vec::with_capacity(list.len());
+    for d in list {
+        let report = match (engine::domain::Symbol::new(&d.symbol), d.timeframe.parse::<engine::domain::Timeframe>()) {
+            (Ok(symbol), Ok(tf)) => catalog
+                .quality_json(&symbol, tf)
+                .await
+                .map_err(|e| e.to_string())?
+                .and_then(|json| serde_json::from_str::<engine::data::quality::QualityReport>(&json).ok())
+                .map(|r| r.render_text()),
+            _ => None,
+        };
+        rows.push(DatasetRow {
             quality: d
                 .quality_confidence
                 .map(|q| format!("{:.1}% confidence", q * 100.0))
@@ -257,8 +266,10 @@ pub async fn datasets(state: &AppState) -> Result<Vec<DatasetRow>, String> {
             bars: d.rows.max(0) as u64,
             first: d.first_ts.to_string(),
             last: d.last_ts.to_string(),
-        })
-        .collect())
+            report,
+        });
+    }
+    Ok(rows)
 }
 
 pub async fn overview(state: &AppState) -> Result<Overview, ApiError> {
