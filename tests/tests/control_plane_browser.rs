@@ -224,6 +224,30 @@ async fn workflow(c: &Client, server: &Server, base: &str) -> TestResult {
     assert_eq!(c.title().await?, "Overview · Sextant");
     screenshot(c, "overview").await?;
 
+    // Account: an API key shown once that works for programs; an administrator adds and disables a user.
+    c.goto(&format!("{base}/account")).await?;
+    wait_hydrated(c).await?;
+    c.find(Locator::Id("label")).await?.send_keys("browser test").await?;
+    c.find(Locator::Css("#key-form button")).await?.click().await?;
+    let key = text_of(c, "#new-key").await?;
+    assert!(key.starts_with("sxk_"), "{key}");
+    let me = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch('/api/v1/me', {credentials: 'omit', headers: {authorization: 'Bearer ' + arguments[0]}}).then(r => r.json()).then(done);",
+            vec![serde_json::json!(key)],
+        )
+        .await?;
+    assert_eq!(me["name"], "admin", "the key acts for its owner: {me}");
+    c.find(Locator::Id("new-name")).await?.send_keys("newbie").await?;
+    c.find(Locator::Css("#add-user-form button")).await?.click().await?;
+    let password = text_of(c, "#new-password").await?;
+    assert_eq!(password.len(), 20, "a generated one-time password: {password}");
+    c.wait().for_element(Locator::XPath("//table[@id='users-table']//tr[td[1]='newbie']")).await?;
+    c.find(Locator::Css("button[aria-label='Disable newbie']")).await?.click().await?;
+    c.wait().for_element(Locator::XPath("//table[@id='users-table']//tr[td[1]='newbie']/td[3][.='disabled']")).await?;
+    screenshot(c, "account").await?;
+
     // Data: every sample series in the catalog, each with its quality report.
     c.find(Locator::LinkText("Data")).await?.click().await?;
     c.wait().for_element(Locator::Css("#datasets tbody tr")).await?;
@@ -324,6 +348,9 @@ async fn workflow(c: &Client, server: &Server, base: &str) -> TestResult {
     c.goto(&format!("{base}/models/sma-cross-goog")).await?;
     c.wait().for_element(Locator::Id("promote-denied")).await?;
     assert!(c.find_all(Locator::Id("promote-form")).await?.is_empty());
+    c.goto(&format!("{base}/account")).await?;
+    c.wait().for_element(Locator::Id("key-form")).await?;
+    assert!(c.find_all(Locator::Id("users-table")).await?.is_empty(), "only administrators manage users");
     let status = c
         .execute_async(
             "const done = arguments[arguments.length - 1];

@@ -156,3 +156,44 @@ pub async fn get_backtest(run_id: String) -> Result<(BacktestDetail, String), Se
     };
     Ok((detail, stage))
 }
+
+/// Every account, for administrators.
+#[server(prefix = "/sfn")]
+pub async fn list_users() -> Result<Vec<UserRow>, ServerFnError> {
+    require(Role::Admin)?;
+    let users = state()?.accounts.list_users().await.map_err(failed)?;
+    Ok(users
+        .into_iter()
+        .map(|u| UserRow { name: u.name, role: u.role, disabled: u.disabled, created_ms: u.created_at_ms })
+        .collect())
+}
+
+/// Adds a user with a generated password, which is returned once to show the administrator.
+#[server(prefix = "/sfn")]
+pub async fn add_user(name: String, role: String) -> Result<String, ServerFnError> {
+    let admin = require(Role::Admin)?;
+    let role = Role::parse(&role).ok_or_else(|| ServerFnError::new("Choose viewer, researcher or admin."))?;
+    let password = crate::server::accounts::generate_password();
+    state()?.accounts.add_user(name.trim(), &password, role).await.map_err(failed)?;
+    tracing::info!(user = %name, role = role.as_str(), by = %admin.name, "user added");
+    Ok(password)
+}
+
+/// Disables or re-enables a user; administrators cannot disable themselves.
+#[server(prefix = "/sfn")]
+pub async fn set_user_disabled(name: String, disabled: bool) -> Result<(), ServerFnError> {
+    let admin = require(Role::Admin)?;
+    if admin.name == name && disabled {
+        return Err(ServerFnError::new("You cannot disable your own account."));
+    }
+    state()?.accounts.set_disabled(&name, disabled).await.map_err(failed)?;
+    tracing::info!(user = %name, disabled, by = %admin.name, "user state changed");
+    Ok(())
+}
+
+/// A new API key for the caller, shown once.
+#[server(prefix = "/sfn")]
+pub async fn create_my_key(label: String) -> Result<String, ServerFnError> {
+    let me = identity()?;
+    state()?.accounts.create_api_key(&me.name, label.trim()).await.map_err(failed)
+}

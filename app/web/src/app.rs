@@ -50,6 +50,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/backtests") view=BacktestsPage ssr=SsrMode::Async/>
                     <Route path=path!("/backtests/:id") view=BacktestPage ssr=SsrMode::Async/>
                     <Route path=path!("/data") view=DataPage ssr=SsrMode::Async/>
+                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>
@@ -73,7 +74,7 @@ fn Nav() -> impl IntoView {
                     match me.await {
                         Ok(id) => view! {
                             <form class="account" method="post" action="/auth/logout">
-                                <span class="who">{id.name.clone()} " (" {id.role.as_str()} ")"</span>
+                                <a class="who" href="/account">{id.name.clone()} " (" {id.role.as_str()} ")"</a>
                                 <button type="submit">"Sign out"</button>
                             </form>
                         }.into_any(),

@@ -35,6 +35,10 @@ impl Role {
     pub fn can_write(self) -> bool {
         self >= Role::Researcher
     }
+
+    pub fn is_admin(self) -> bool {
+        self == Role::Admin
+    }
 }
 
 /// The account a request acts for.
@@ -211,4 +215,12 @@ pub struct TradeRow {
 pub struct BacktestChoices {
     pub symbols: Vec<String>,
     pub strategies: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserRow {
+    pub name: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_ms: i64,
 }

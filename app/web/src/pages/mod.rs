@@ -1,6 +1,7 @@
 //! The pages of the control plane, one module each, and what they share: loading and error
 //! states, number and time formatting.
 
+mod account;
 mod backtests;
 mod chart;
 mod data;
@@ -10,6 +11,7 @@ mod models;
 mod overview;
 mod run;
 
+pub use account::AccountPage;
 pub use backtests::{BacktestPage, BacktestsPage};
 pub use data::DataPage;
 pub use experiments::{ComparePage, ExperimentPage, ExperimentsPage};
