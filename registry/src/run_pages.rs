@@ -72,6 +72,28 @@ impl TrackingStore {
         Ok((runs, total.max(0) as usize))
     }
 
+    /// The newest active runs of active experiments, all of them or those of one experiment
+    /// (`Some(id), true`) or of every experiment but one (`Some(id), false`).
+    pub async fn recent_runs(&self, experiment: Option<(i64, bool)>, limit: usize) -> ApiResult<Vec<Run>> {
+        let scope = match experiment {
+            Some((_, true)) => " AND r.experiment_id = $2",
+            Some((_, false)) => " AND r.experiment_id <> $2",
+            None => "",
+        };
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id \
+             WHERE r.lifecycle_stage = $1 AND e.lifecycle_stage = $1{scope} ORDER BY r.start_time DESC, r.run_id LIMIT {}",
+            limit.min(1000)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ACTIVE);
+        if let Some((id, _)) = experiment {
+            q = q.bind(id);
+        }
+        let mut runs = q.fetch_all(self.pool()).await?.iter().map(run_from_row).collect::<ApiResult<Vec<Run>>>()?;
+        self.fill_many(&mut runs).await?;
+        Ok(runs)
+    }
+
     /// Metrics, params and tags of many runs in three statements.
     async fn fill_many(&self, runs: &mut [Run]) -> ApiResult<()> {
         if runs.is_empty() {

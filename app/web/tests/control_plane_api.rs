@@ -304,3 +304,29 @@ async fn health_readiness_metrics_and_openapi_are_served() {
     }
     test_db.finish().await;
 }
+
+#[tokio::test]
+async fn the_overview_lists_the_newest_runs_and_backtests_apart() {
+    for test_db in common::both().await {
+        let f = fixture(&test_db).await;
+        let store = &f.state.store;
+        let research = store.create_experiment("research", None, &[]).await.unwrap().to_string();
+        let backtests = store.create_experiment("Backtests", None, &[]).await.unwrap().to_string();
+        for i in 0..10 {
+            store.create_run(&research, "rita", Some(&format!("trial-{i}")), Some(1_000 + i), &[]).await.unwrap();
+        }
+        store.create_run(&backtests, "rita", Some("bt-only"), Some(5_000), &[]).await.unwrap();
+        let (status, _, body) = call(&f.state, get("/", Some(&bearer(&f.rita_key)))).await;
+        assert_eq!(status, StatusCode::OK, "{}", test_db.label);
+        let html = String::from_utf8(body).unwrap();
+        let recent = html.split("id=\"latest-backtests\"").next().unwrap();
+        // The eight newest research runs, newest first; the backtest only in its own card.
+        for i in 2..10 {
+            assert!(recent.contains(&format!(">trial-{i}<")), "{}: trial-{i} missing", test_db.label);
+        }
+        assert!(!recent.contains(">trial-1<") && !recent.contains(">bt-only<"), "{}", test_db.label);
+        assert!(recent.find(">trial-9<").unwrap() < recent.find(">trial-2<").unwrap());
+        assert!(html.contains(">bt-only<"));
+        test_db.finish().await;
+    }
+}

@@ -275,12 +275,13 @@ pub async fn datasets(state: &AppState) -> Result<Vec<DatasetRow>, String> {
 pub async fn overview(state: &AppState) -> Result<Overview, ApiError> {
     let (experiments, _) = state.store.search_experiments("ACTIVE_ONLY", 50_000, 0).await?;
     let backtest_exp = experiments.iter().find(|e| e.name == backtests::EXPERIMENT).map(|e| e.experiment_id);
-    let ids: Vec<i64> = experiments.iter().map(|e| e.experiment_id).collect();
-    let mut runs = state.store.runs_of(&ids, "ACTIVE_ONLY").await?;
-    runs.sort_by_key(|r| std::cmp::Reverse(r.start_time));
-    let backtests_rows = runs.iter().filter(|r| Some(r.experiment_id) == backtest_exp).take(5).map(run_row).collect();
-    let recent = runs.iter().filter(|r| Some(r.experiment_id) != backtest_exp).take(8).map(run_row).collect();
-    let datasets = datasets(state).await.map(|d| d.len()).unwrap_or(0);
+    // Only the rows shown are read, whatever the number of runs.
+    let recent = state.store.recent_runs(backtest_exp.map(|id| (id, false)), 8).await?.iter().map(run_row).collect();
+    let backtests_rows = match backtest_exp {
+        Some(id) => state.store.recent_runs(Some((id, true)), 5).await?.iter().map(run_row).collect(),
+        None => Vec::new(),
+    };
+    let datasets = backtests::catalog(state).list().await.map(|d| d.len()).unwrap_or(0);
     Ok(Overview {
         recent_runs: recent,
         backtests: backtests_rows,
