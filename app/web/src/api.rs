@@ -1,5 +1,5 @@
-//! Server functions: what the pages ask the server for. Each checks the caller's identity (and
-//! role, when it changes something) before it touches the store.
+//! Server functions at fixed URLs (`/sfn/NAME`, no build-path hash, so browser and server builds
+//! from different checkouts agree); each checks identity and role before touching the store.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -22,24 +22,24 @@ impl FormOutcome {
     }
 }
 
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", endpoint = "whoami")]
 pub async fn whoami() -> Result<Identity, ServerFnError> {
     identity()
 }
 
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", endpoint = "get_overview")]
 pub async fn get_overview() -> Result<Overview, ServerFnError> {
     identity()?;
     queries::overview(&state()?).await.map_err(failed)
 }
 
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", endpoint = "list_experiments")]
 pub async fn list_experiments(name_contains: String) -> Result<Vec<ExperimentRow>, ServerFnError> {
     identity()?;
     queries::experiments(&state()?.store, &name_contains).await.map_err(failed)
 }
 
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", endpoint = "get_runs_table")]
 pub async fn get_runs_table(
     experiment_id: String,
     filter: String,
@@ -50,13 +50,13 @@ pub async fn get_runs_table(
     queries::runs_table(&state()?.store, &experiment_id, &filter, &order, page).await.map_err(failed)
 }
 
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", endpoint = "get_run")]
 pub async fn get_run(run_id: String) -> Result<RunDetail, ServerFnError> {
     identity()?;
     queries::run_detail(&state()?, &run_id).await.map_err(failed)
 }
 
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", endpoint = "compare_runs")]
 pub async fn compare_runs(run_ids: Vec<String>) -> Result<Comparison, ServerFnError> {
     identity()?;
     if run_ids.len() > 20 {
@@ -65,13 +65,13 @@ pub async fn compare_runs(run_ids: Vec<String>) -> Result<Comparison, ServerFnEr
     queries::compare(&state()?.store, &run_ids).await.map_err(failed)
 }
 
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", endpoint = "list_models")]
 pub async fn list_models() -> Result<Vec<ModelRow>, ServerFnError> {
     identity()?;
     queries::models(&state()?.store).await.map_err(failed)
 }
 
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", endpoint = "get_model")]
 pub async fn get_model(name: String) -> Result<ModelDetail, ServerFnError> {
     identity()?;
     queries::model_detail(&state()?.store, &name).await.map_err(failed)
@@ -79,7 +79,7 @@ pub async fn get_model(name: String) -> Result<ModelDetail, ServerFnError> {
 
 /// Points `alias` of model `name` at `version` (promotion, or rollback when moved back).
 /// Needs the researcher role and the confirmation box ticked; recorded with who and when.
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", endpoint = "move_alias")]
 pub async fn move_alias(
     name: String,
     alias: String,
@@ -105,13 +105,13 @@ pub async fn move_alias(
     Ok(())
 }
 
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", endpoint = "list_datasets")]
 pub async fn list_datasets() -> Result<Vec<DatasetRow>, ServerFnError> {
     identity()?;
     queries::datasets(&state()?).await.map_err(ServerFnError::new)
 }
 
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", endpoint = "get_backtest_choices")]
 pub async fn get_backtest_choices() -> Result<BacktestChoices, ServerFnError> {
     identity()?;
     let mut symbols: Vec<String> =
@@ -123,7 +123,7 @@ pub async fn get_backtest_choices() -> Result<BacktestChoices, ServerFnError> {
     })
 }
 
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", endpoint = "start_backtest")]
 pub async fn start_backtest(
     symbol: String,
     timeframe: String,
@@ -145,7 +145,7 @@ pub async fn start_backtest(
     }
 }
 
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", endpoint = "get_backtest")]
 pub async fn get_backtest(run_id: String) -> Result<(BacktestDetail, String), ServerFnError> {
     identity()?;
     let state = state()?;
@@ -158,7 +158,7 @@ pub async fn get_backtest(run_id: String) -> Result<(BacktestDetail, String), Se
 }
 
 /// Every account, for administrators.
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", endpoint = "list_users")]
 pub async fn list_users() -> Result<Vec<UserRow>, ServerFnError> {
     require(Role::Admin)?;
     let users = state()?.accounts.list_users().await.map_err(failed)?;
@@ -169,7 +169,7 @@ pub async fn list_users() -> Result<Vec<UserRow>, ServerFnError> {
 }
 
 /// Adds a user with a generated password, which is returned once to show the administrator.
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", endpoint = "add_user")]
 pub async fn add_user(name: String, role: String) -> Result<String, ServerFnError> {
     let admin = require(Role::Admin)?;
     let role = Role::parse(&role).ok_or_else(|| ServerFnError::new("Choose viewer, researcher or admin."))?;
@@ -180,7 +180,7 @@ pub async fn add_user(name: String, role: String) -> Result<String, ServerFnErro
 }
 
 /// Disables or re-enables a user; administrators cannot disable themselves.
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", endpoint = "set_user_disabled")]
 pub async fn set_user_disabled(name: String, disabled: bool) -> Result<(), ServerFnError> {
     let admin = require(Role::Admin)?;
     if admin.name == name && disabled {
@@ -192,7 +192,7 @@ pub async fn set_user_disabled(name: String, disabled: bool) -> Result<(), Serve
 }
 
 /// A new API key for the caller, shown once.
-#[server(prefix = "/sfn")]
+#[server(prefix = "/sfn", endpoint = "create_my_key")]
 pub async fn create_my_key(label: String) -> Result<String, ServerFnError> {
     let me = identity()?;
     state()?.accounts.create_api_key(&me.name, label.trim()).await.map_err(failed)
