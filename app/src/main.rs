@@ -53,6 +53,10 @@ enum Command {
     Demo(commands::demo::DemoArgs),
     /// Feature matrices from bars: `features --data FILE --indicators sma:20,rsi:14 --out F.csv`, or `features list`.
     Features(commands::features::FeaturesArgs),
+    /// Train a model from an experiment spec: `train --spec experiments/specs/hybrid_goog_daily.toml`.
+    Train(commands::train::TrainArgs),
+    /// Predict with a saved model: `predict --model DIR --data FILE [--mc-passes 20]`.
+    Predict(commands::predict::PredictArgs),
     /// Backtest a strategy: `backtest --data FILE --strategy sma_cross --set fast=10`, or `backtest walk-forward`.
     Backtest(Box<commands::backtest::BacktestArgs>),
     /// Experiment tracking: `registry serve` runs the MLflow-compatible server.
@@ -104,6 +108,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Features(args) => commands::features::run(args, &settings).await,
             Command::Backtest(args) => commands::backtest::run(*args, &settings).await,
             Command::Registry(cmd) => commands::registry::run(cmd, &settings).await,
+            Command::Train(args) => commands::train::run(args, &settings).await,
+            Command::Predict(args) => commands::predict::run(args),
             Command::Serve(args) => commands::serve::run(args, &settings).await,
             Command::Users(cmd) => commands::users::run(cmd, &settings).await,
             Command::Config => {

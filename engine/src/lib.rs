@@ -6,4 +6,5 @@ pub mod config;
 pub mod data;
 pub mod domain;
 pub mod features;
+pub mod models;
 pub mod storage;

@@ -45,6 +45,16 @@ pub struct MlflowClient {
     http: reqwest::Client,
     retries: u32,
     user: String,
+    credentials: Option<Credentials>,
+}
+
+/// How the client proves who it is, as the official client reads it from the environment.
+#[derive(Clone, Debug)]
+pub enum Credentials {
+    /// `MLFLOW_TRACKING_TOKEN`: sent as a bearer token (a Sextant API key or JWT).
+    Token(String),
+    /// `MLFLOW_TRACKING_USERNAME` and `MLFLOW_TRACKING_PASSWORD`: HTTP basic auth.
+    Basic { user: String, password: String },
 }
 
 fn now_ms() -> i64 {
@@ -55,7 +65,38 @@ impl MlflowClient {
     /// `tracking_uri` such as `http://127.0.0.1:5000`.
     pub fn new(tracking_uri: &str) -> Self {
         let user = std::env::var("USER").unwrap_or_default();
-        Self { base: tracking_uri.trim_end_matches('/').to_string(), http: reqwest::Client::new(), retries: 3, user }
+        Self {
+            base: tracking_uri.trim_end_matches('/').to_string(),
+            http: reqwest::Client::new(),
+            retries: 3,
+            user,
+            credentials: None,
+        }
+    }
+
+    pub fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// Credentials from MLflow's variables, when set: the token first, then user and password.
+    pub fn with_env_credentials(self) -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        if let Some(token) = var("MLFLOW_TRACKING_TOKEN") {
+            return self.with_credentials(Credentials::Token(token));
+        }
+        match (var("MLFLOW_TRACKING_USERNAME"), var("MLFLOW_TRACKING_PASSWORD")) {
+            (Some(user), Some(password)) => self.with_credentials(Credentials::Basic { user, password }),
+            _ => self,
+        }
+    }
+
+    fn authorise(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.credentials {
+            Some(Credentials::Token(token)) => request.bearer_auth(token),
+            Some(Credentials::Basic { user, password }) => request.basic_auth(user, Some(password)),
+            None => request,
+        }
     }
 
     /// Who the registry records for alias moves (default: $USER).
@@ -98,7 +139,7 @@ impl MlflowClient {
                     .header("content-type", "application/json")
                     .body(body.to_string())
             };
-            let request = request.header("x-sextant-user", &self.user);
+            let request = self.authorise(request.header("x-sextant-user", &self.user));
             let outcome = request.send().await;
             let transient = match &outcome {
                 Err(e) => e.is_connect() || e.is_timeout(),
@@ -239,8 +280,7 @@ impl MlflowClient {
             path.trim_matches('/')
         );
         let response = self
-            .http
-            .put(&url)
+            .authorise(self.http.put(&url))
             .body(data)
             .send()
             .await

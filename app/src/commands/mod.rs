@@ -14,9 +14,11 @@ pub mod backtest;
 pub mod data;
 pub mod demo;
 pub mod features;
+pub mod predict;
 pub mod registry;
 pub mod seed;
 pub mod serve;
+pub mod train;
 pub mod users;
 pub mod walkforward;
 

@@ -18,6 +18,8 @@ pub fn run(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .env_remove("DATABASE_URL")
         .env_remove("RUST_LOG")
+        .env_remove("MLFLOW_TRACKING_URI")
+        .env_remove("MLFLOW_TRACKING_TOKEN")
         .output()
         .unwrap()
 }
