@@ -218,6 +218,10 @@ fn the_hybrid_finds_a_planted_pattern_out_of_sample() {
     .unwrap();
     let test = &trained.test;
     let acc = test.evaluation.report.accuracy;
+    eprintln!(
+        "planted pattern, test split: accuracy {acc:.3}, majority {:.3}, MCC {:.3}, directional {:.3}",
+        test.majority.accuracy, test.evaluation.report.mcc, test.evaluation.report.directional_accuracy
+    );
     assert!(test.majority.accuracy < 0.56, "the planted data should be balanced: {}", test.majority.accuracy);
     assert!(
         acc > test.majority.accuracy + 0.12 && acc > 0.66,

@@ -6,7 +6,8 @@ use candle_nn::Linear;
 use serde::{Deserialize, Serialize};
 
 use super::error::{ModelError, Result};
-use super::layers::{Dropout, DropoutRng, ForwardMode, Init, ParamFactory, apply, linear};
+use super::fused_ops::softmax_last_dim;
+use super::layers::{Dropout, DropoutRng, ForwardMode, Init, ParamFactory, apply, linear, matmul_last};
 
 /// Multi-head scaled dot-product attention. Candle's `sdpa` and flash kernels have no
 /// backward pass, so this is the plain formulation.
@@ -49,7 +50,7 @@ impl MultiHeadAttention {
         let k = split(apply(&self.key, context)?, tk)?;
         let v = split(apply(&self.value, context)?, tk)?;
         let scores = (q.matmul(&k.t()?.contiguous()?)? / (self.head_dim as f64).sqrt())?;
-        let weights = self.dropout.forward(&candle_nn::ops::softmax(&scores, D::Minus1)?, mode)?;
+        let weights = self.dropout.forward(&softmax_last_dim(&scores)?, mode)?;
         let mixed = weights.matmul(&v)?.transpose(1, 2)?.reshape((batch, tq, dim))?;
         apply(&self.output, &mixed)
     }
@@ -94,10 +95,10 @@ impl TemporalAttention {
     /// Pools `seq` [batch, time, dim] into [batch, dim]; also returns the weights [batch, time].
     pub fn forward(&self, seq: &Tensor) -> Result<(Tensor, Tensor)> {
         let scores = match (&self.kind, &self.hidden) {
-            (AttentionKind::Additive, Some(hidden)) => apply(hidden, seq)?.tanh()?.broadcast_matmul(&self.score)?,
-            _ => (seq.broadcast_matmul(&self.score)? / (self.dim as f64).sqrt())?,
+            (AttentionKind::Additive, Some(hidden)) => matmul_last(&apply(hidden, seq)?.tanh()?, &self.score)?,
+            _ => (matmul_last(seq, &self.score)? / (self.dim as f64).sqrt())?,
         };
-        let weights = candle_nn::ops::softmax(&scores.squeeze(D::Minus1)?, D::Minus1)?;
+        let weights = softmax_last_dim(&scores.squeeze(D::Minus1)?)?;
         let pooled = weights.unsqueeze(1)?.matmul(seq)?.squeeze(1)?;
         Ok((pooled, weights))
     }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::attention::{MultiHeadAttention, TemporalAttention};
 use super::cnn::{CnnConfig, CnnExtractor, check_dropout};
 use super::error::{ModelError, Result};
+use super::fused_ops::{gelu, softmax_last_dim};
 use super::layers::{Dropout, DropoutRng, ForwardMode, Init, LayerNorm, ParamFactory, apply, linear};
 use super::lstm::{BiLstmEncoder, LstmConfig};
 
@@ -108,7 +109,7 @@ impl Hybrid {
         let steps = fused_seq.dim(1)?;
         let last = fused_seq.narrow(1, steps - 1, 1)?.squeeze(1)?;
         let summary = Tensor::cat(&[pooled, encoded.context, patterns.mean(1)?, last], D::Minus1)?;
-        self.dropout.forward(&apply(&self.fuse, &summary)?.gelu()?, mode)
+        self.dropout.forward(&gelu(&apply(&self.fuse, &summary)?)?, mode)
     }
 
     pub fn forward(&self, x: &Tensor, mode: ForwardMode) -> Result<ModelOutput> {
@@ -173,7 +174,7 @@ impl Ensemble {
         for (k, member) in self.members.iter().enumerate() {
             let out = member.forward(x, mode)?;
             let w = weights.narrow(0, k, 1)?;
-            let p = candle_nn::ops::softmax(&out.class_logits, D::Minus1)?.broadcast_mul(&w)?;
+            let p = softmax_last_dim(&out.class_logits)?.broadcast_mul(&w)?;
             let r = out.returns.broadcast_mul(&w)?;
             let f = out.fused.ok_or_else(|| ModelError::Data("hybrid member without fused features".into()))?;
             let f = f.broadcast_mul(&w)?;

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use candle_core::{D, DType, Device, Module, Tensor, Var};
-use candle_nn::{Conv1d, Conv1dConfig, Linear, VarMap};
+use candle_nn::{Linear, VarMap};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -87,32 +87,8 @@ pub fn linear(inputs: usize, outputs: usize, params: &ParamFactory) -> Result<Li
     Ok(Linear::new(weight, Some(bias)))
 }
 
-/// A 1-D convolution that keeps the sequence length (odd kernel, zero padding).
-#[derive(Clone, Debug)]
-pub struct SameConv1d {
-    conv: Conv1d,
-    pad: usize,
-}
-
-impl SameConv1d {
-    pub fn new(inputs: usize, outputs: usize, kernel: usize, params: &ParamFactory) -> Result<Self> {
-        let bound = 1.0 / ((inputs * kernel) as f64).sqrt();
-        let weight = params.get("weight", &[outputs, inputs, kernel], Init::Uniform(bound))?;
-        let bias = params.get("bias", &[outputs], Init::Uniform(bound))?;
-        let config = Conv1dConfig { padding: 0, stride: 1, dilation: 1, groups: 1, cudnn_fwd_algo: None };
-        Ok(Self { conv: Conv1d::new(weight, Some(bias), config), pad: kernel / 2 })
-    }
-
-    /// `x` [batch, channels, time]. The zeros are added as a tensor op rather than through the
-    /// convolution's padding: Candle's backward pass for a padded convolution underflows when
-    /// the kernel is longer than the sequence.
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(self.conv.forward(&x.pad_with_zeros(2, self.pad, self.pad)?)?)
-    }
-}
-
-/// Layer normalisation over the last dimension through `layer_norm_slow`: the fused kernel
-/// has no backward pass and would silently stop every gradient upstream.
+/// Layer normalisation over the last dimension through our own differentiable op: Candle's
+/// fused kernel has no backward pass and would silently stop every gradient upstream.
 #[derive(Clone, Debug)]
 pub struct LayerNorm {
     weight: Tensor,
@@ -128,7 +104,7 @@ impl LayerNorm {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(candle_nn::ops::layer_norm_slow(x, &self.weight, &self.bias, 1e-5)?)
+        super::fused_ops::layer_norm(x, &self.weight, &self.bias, 1e-5)
     }
 }
 
@@ -226,7 +202,28 @@ impl Lstm {
 
     /// Runs over `x` [batch, time, inputs] forwards (or backwards in time when `reverse`);
     /// returns the hidden states in time order [batch, time, hidden] and the final state.
+    /// On the CPU the recurrence is one fused op; elsewhere it is the op-by-op graph.
     pub fn run(&self, x: &Tensor, reverse: bool) -> Result<(Tensor, LstmState)> {
+        if x.device().is_cpu() && x.dtype() == DType::F32 {
+            self.run_fused(x, reverse)
+        } else {
+            self.run_composed(x, reverse)
+        }
+    }
+
+    fn run_fused(&self, x: &Tensor, reverse: bool) -> Result<(Tensor, LstmState)> {
+        let steps = x.dim(1)?;
+        let h = self.hidden;
+        let projected = matmul_last(x, &self.w_ih.t()?)?.broadcast_add(&self.bias)?.contiguous()?;
+        let all = projected.apply_op2(&self.w_hh, super::fused_lstm::LstmSequence { reverse })?;
+        let last = if reverse { 0 } else { steps - 1 };
+        let at_last = all.narrow(1, last, 1)?.squeeze(1)?;
+        let state = LstmState { h: at_last.narrow(1, 0, h)?, c: at_last.narrow(1, 5 * h, h)? };
+        Ok((all.narrow(2, 0, h)?, state))
+    }
+
+    /// The recurrence as Candle's own ops, step by step (any device).
+    pub fn run_composed(&self, x: &Tensor, reverse: bool) -> Result<(Tensor, LstmState)> {
         let (batch, steps, _) = x.dims3()?;
         let projected = x.broadcast_matmul(&self.w_ih.t()?)?.broadcast_add(&self.bias)?;
         let w_hh_t = self.w_hh.t()?;
@@ -263,9 +260,33 @@ impl Lstm {
     }
 }
 
-/// Applies a linear layer to [batch, time, features] or [batch, features].
+/// Applies a linear layer to [batch, time, features] or [batch, features]. Leading dimensions
+/// are folded into one matrix product: Candle's `Linear` on a 3-D input runs one small,
+/// broadcast product per batch row, several times slower.
 pub fn apply(layer: &Linear, x: &Tensor) -> Result<Tensor> {
-    Ok(layer.forward(x)?)
+    let dims = x.dims().to_vec();
+    if dims.len() <= 2 {
+        return Ok(layer.forward(x)?);
+    }
+    let inner = dims[dims.len() - 1];
+    let y = layer.forward(&x.reshape((x.elem_count() / inner, inner))?)?;
+    let mut out = dims;
+    if let Some(last) = out.last_mut() {
+        *last = y.dim(1)?;
+    }
+    Ok(y.reshape(out)?)
+}
+
+/// `x` [.., inner] times `w` [inner, outer] as one matrix product over all leading dimensions.
+pub fn matmul_last(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let dims = x.dims().to_vec();
+    let inner = dims[dims.len() - 1];
+    let y = x.reshape((x.elem_count() / inner, inner))?.matmul(w)?;
+    let mut out = dims;
+    if let Some(last) = out.last_mut() {
+        *last = y.dim(1)?;
+    }
+    Ok(y.reshape(out)?)
 }
 
 /// The device models run on: the first CUDA GPU when built with `cuda` and one is present,

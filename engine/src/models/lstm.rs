@@ -155,7 +155,7 @@ impl Seq2SeqDecoder {
         let mut steps = Vec::with_capacity(self.horizon);
         for _ in 0..self.horizon {
             let scores = (encoded.seq.matmul(&state.h.unsqueeze(2)?)? / (self.dim as f64).sqrt())?;
-            let weights = candle_nn::ops::softmax(&scores.squeeze(2)?, D::Minus1)?;
+            let weights = super::fused_ops::softmax_last_dim(&scores.squeeze(2)?)?;
             let context = weights.unsqueeze(1)?.matmul(&encoded.seq)?.squeeze(1)?;
             state = self.cell.step(&Tensor::cat(&[&previous, &context], D::Minus1)?, &state)?;
             let prediction = apply(&self.out, &Tensor::cat(&[&state.h, &context], D::Minus1)?)?;

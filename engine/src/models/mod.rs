@@ -9,6 +9,8 @@ pub mod checkpoint;
 pub mod cnn;
 pub mod dataset;
 pub mod error;
+pub mod fused_lstm;
+pub mod fused_ops;
 pub mod hybrid;
 pub mod layers;
 pub mod loss;

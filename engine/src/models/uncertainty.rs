@@ -4,6 +4,7 @@
 use candle_core::{D, Tensor};
 
 use super::error::{ModelError, Result};
+use super::hybrid::ModelOutput;
 use super::layers::ForwardMode;
 use super::network::{CLASSES, Network};
 
@@ -25,23 +26,23 @@ pub struct FusedFeatures {
     pub std: Tensor,
 }
 
-/// Runs `passes` dropout samples of every window at once: the batch is repeated `passes`
-/// times so one forward pass draws them all. Returns per-output mean and std [batch, …].
-fn sampled<F>(network: &Network, x: &Tensor, passes: usize, seed: u64, pick: F) -> Result<(Tensor, Tensor)>
-where
-    F: Fn(super::hybrid::ModelOutput) -> Result<Tensor>,
-{
+/// One forward pass of `passes` dropout samples of every window (the batch repeated `passes`
+/// times, so a single pass draws them all), or one deterministic pass when `passes` <= 1.
+fn forward_samples(network: &Network, x: &Tensor, passes: usize, seed: u64) -> Result<(ModelOutput, usize)> {
     if passes <= 1 {
-        let out = pick(network.forward(x, ForwardMode::Eval)?)?;
-        let zeros = out.zeros_like()?;
-        return Ok((out, zeros));
+        return Ok((network.forward(x, ForwardMode::Eval)?, 1));
     }
     network.reseed_dropout(seed);
-    let batch = x.dim(0)?;
-    let repeated = x.repeat((passes, 1, 1))?;
-    let out = pick(network.forward(&repeated, ForwardMode::McDropout)?)?;
-    let width = out.dim(D::Minus1)?;
-    let samples = out.reshape((passes, batch, width))?;
+    Ok((network.forward(&x.repeat((passes, 1, 1))?, ForwardMode::McDropout)?, passes))
+}
+
+/// Mean and standard deviation over the passes of `out` [passes·batch, width].
+fn mean_std(out: &Tensor, passes: usize) -> Result<(Tensor, Tensor)> {
+    if passes <= 1 {
+        return Ok((out.clone(), out.zeros_like()?));
+    }
+    let (rows, width) = out.dims2()?;
+    let samples = out.reshape((passes, rows / passes, width))?;
     let mean = samples.mean(0)?;
     let std = samples.broadcast_sub(&mean.unsqueeze(0)?)?.sqr()?.mean(0)?.sqrt()?;
     Ok((mean, std))
@@ -50,9 +51,9 @@ where
 /// Predicts windows `x` [batch, window, features]; `passes` > 1 turns on MC dropout with a
 /// seeded generator (same seed, same numbers). `return_scale` undoes the target scaling.
 pub fn predict(network: &Network, x: &Tensor, passes: usize, seed: u64, return_scale: f64) -> Result<Prediction> {
-    let (p_mean, p_std) =
-        sampled(network, x, passes, seed, |out| Ok(candle_nn::ops::softmax(&out.class_logits, D::Minus1)?))?;
-    let (r_mean, r_std) = sampled(network, x, passes, seed, |out| Ok(out.returns))?;
+    let (out, passes) = forward_samples(network, x, passes, seed)?;
+    let (p_mean, p_std) = mean_std(&candle_nn::ops::softmax(&out.class_logits, D::Minus1)?, passes)?;
+    let (r_mean, r_std) = mean_std(&out.returns, passes)?;
     let to3 = |rows: Vec<Vec<f32>>| -> Vec<[f64; CLASSES]> {
         rows.iter().map(|r| [f64::from(r[0]), f64::from(r[1]), f64::from(r[2])]).collect()
     };
@@ -70,13 +71,13 @@ pub fn predict(network: &Network, x: &Tensor, passes: usize, seed: u64, return_s
 /// The 256-dimensional fused features of the hybrid (or the ensemble's weighted mix) with
 /// their MC-dropout spread: the observation the RL environment can use.
 pub fn fused_features(network: &Network, x: &Tensor, passes: usize, seed: u64) -> Result<FusedFeatures> {
-    let (mean, std) = sampled(network, x, passes, seed, |out| {
-        out.fused.ok_or_else(|| {
-            ModelError::Data(format!(
-                "the `{}` architecture has no fused features; use hybrid or ensemble",
-                network.config.name()
-            ))
-        })
+    let (out, passes) = forward_samples(network, x, passes, seed)?;
+    let fused = out.fused.ok_or_else(|| {
+        ModelError::Data(format!(
+            "the `{}` architecture has no fused features; use hybrid or ensemble",
+            network.config.name()
+        ))
     })?;
+    let (mean, std) = mean_std(&fused, passes)?;
     Ok(FusedFeatures { mean, std })
 }
