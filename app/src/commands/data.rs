@@ -343,7 +343,8 @@ async fn query(args: QueryArgs, settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn finest_timeframe(catalog: &Catalog, symbol: &Symbol) -> anyhow::Result<Timeframe> {
+/// The finest timeframe the catalog holds for `symbol`.
+pub(crate) async fn finest_timeframe(catalog: &Catalog, symbol: &Symbol) -> anyhow::Result<Timeframe> {
     let mut tfs: Vec<Timeframe> = Vec::new();
     for d in catalog.datasets_of(symbol).await? {
         tfs.push(parse_timeframe(&d.timeframe)?);

@@ -59,15 +59,7 @@ pub async fn spec_bars(spec: &ExperimentSpec, settings: &Settings) -> anyhow::Re
     let catalog = open_catalog(settings).await?;
     let timeframe = match &spec.data.timeframe {
         Some(tf) => Timeframe::from_str(tf)?,
-        None => {
-            let mut tfs = Vec::new();
-            for d in catalog.datasets_of(&symbol).await? {
-                tfs.push(Timeframe::from_str(&d.timeframe)?);
-            }
-            tfs.into_iter()
-                .min_by_key(|tf| tf.nominal_nanos())
-                .with_context(|| format!("no symbol {symbol} in the catalog (`sextant data list`)"))?
-        }
+        None => super::data::finest_timeframe(&catalog, &symbol).await?,
     };
     let bars = catalog.query(&symbol, timeframe, None, None).await?;
     Ok((symbol.to_string(), FloatBars::from_series(&bars), format!("catalog:{symbol}/{timeframe}")))

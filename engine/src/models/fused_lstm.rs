@@ -16,14 +16,7 @@ pub struct LstmSequence {
     pub reverse: bool,
 }
 
-use super::fused_ops::{fast_sigmoid, fast_tanh};
-
-fn contiguous<'a>(storage: &'a CpuStorage, layout: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
-    let (start, end) = layout
-        .contiguous_offsets()
-        .ok_or_else(|| candle_core::Error::Msg(format!("lstm-sequence: {what} must be contiguous")))?;
-    Ok(&storage.as_slice::<f32>()?[start..end])
-}
+use super::fused_ops::{contiguous, fast_sigmoid, fast_tanh};
 
 impl LstmSequence {
     /// Time indices in the order the recurrence visits them.
@@ -50,8 +43,8 @@ impl CustomOp2 for LstmSequence {
         if rows != 4 * hidden || gates4 != 4 * hidden {
             candle_core::bail!("lstm-sequence: gates {gates4} and weights {rows}x{hidden} do not match");
         }
-        let xp = contiguous(s1, l1, "the projected input")?;
-        let w = ArrayView2::from_shape((rows, hidden), contiguous(s2, l2, "the recurrent weights")?)
+        let xp = contiguous(s1, l1)?;
+        let w = ArrayView2::from_shape((rows, hidden), contiguous(s2, l2)?)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         let w_t = w.t();
         let h6 = 6 * hidden;

@@ -6,7 +6,8 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp3, D, DType, Layout, Shape, Ten
 
 use super::error::Result;
 
-fn contiguous<'a>(storage: &'a CpuStorage, layout: &Layout) -> candle_core::Result<&'a [f32]> {
+/// The f32 data of a contiguous CPU input.
+pub(crate) fn contiguous<'a>(storage: &'a CpuStorage, layout: &Layout) -> candle_core::Result<&'a [f32]> {
     let (start, end) = layout
         .contiguous_offsets()
         .ok_or_else(|| candle_core::Error::Msg("fused op: the input must be contiguous".into()))?;
