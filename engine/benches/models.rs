@@ -99,7 +99,7 @@ fn main() -> anyhow::Result<()> {
         || {
             let _ = predict(&net, &one, 20, 0, 1.0);
         },
-        INFER_ITERS / 3,
+        INFER_ITERS,
     );
 
     let python = std::env::var("SEXTANT_TORCH_PYTHON")

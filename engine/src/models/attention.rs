@@ -95,7 +95,9 @@ impl TemporalAttention {
     /// Pools `seq` [batch, time, dim] into [batch, dim]; also returns the weights [batch, time].
     pub fn forward(&self, seq: &Tensor) -> Result<(Tensor, Tensor)> {
         let scores = match (&self.kind, &self.hidden) {
-            (AttentionKind::Additive, Some(hidden)) => matmul_last(&apply(hidden, seq)?.tanh()?, &self.score)?,
+            (AttentionKind::Additive, Some(hidden)) => {
+                matmul_last(&super::fused_ops::tanh(&apply(hidden, seq)?)?, &self.score)?
+            }
             _ => (matmul_last(seq, &self.score)? / (self.dim as f64).sqrt())?,
         };
         let weights = softmax_last_dim(&scores.squeeze(D::Minus1)?)?;

@@ -3,6 +3,9 @@
 //! GELU alone took 20 ns per element); other devices keep the composed forms.
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp3, D, DType, Layout, Shape, Tensor};
+use candle_nn::{Linear, Module};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2};
 
 use super::error::Result;
 
@@ -16,12 +19,15 @@ pub(crate) fn contiguous<'a>(storage: &'a CpuStorage, layout: &Layout) -> candle
 
 /// e^x in f32 to about 2 ulp, branch-free so loops over slices vectorise (libm's expf is a
 /// call per element, and the activations were bound by it): x = k·ln2 + r, e^r by a degree-6
-/// polynomial on |r| <= ln2/2, 2^k put into the exponent bits.
+/// polynomial on |r| <= ln2/2, 2^k put into the exponent bits. No `round` or `mul_add`: without
+/// SSE4.1/FMA enabled at build time both are library calls.
 #[inline(always)]
 pub fn fast_exp(x: f32) -> f32 {
+    // Adding 1.5·2^23 rounds to the nearest integer in f32 arithmetic itself.
+    const SHIFT: f32 = 12_582_912.0;
     let x = x.clamp(-87.3, 88.0);
-    let k = (x * std::f32::consts::LOG2_E).round();
-    let r = (k.mul_add(-0.693_145_75, x)) - k * 1.428_606_8e-6;
+    let k = (x * std::f32::consts::LOG2_E + SHIFT) - SHIFT;
+    let r = x - k * 0.693_145_75 - k * 1.428_606_8e-6;
     let p = 1.0
         + r * (1.0 + r * (0.5 + r * (0.166_666_67 + r * (0.041_666_668 + r * (0.008_333_334 + r * 0.001_388_889)))));
     p * f32::from_bits(((k as i32 + 127) as u32) << 23)
@@ -212,6 +218,108 @@ pub fn layer_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f32) -> Result
     }
 }
 
+/// The elements of an array made in standard (row-major) layout, without copying.
+fn standard_vec(a: Array2<f32>) -> Vec<f32> {
+    let (v, offset) = a.into_raw_vec_and_offset();
+    debug_assert!(offset.unwrap_or(0) == 0);
+    v
+}
+
+struct Tanh;
+
+impl CustomOp1 for Tanh {
+    fn name(&self) -> &'static str {
+        "tanh"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let out = contiguous(s, l)?.iter().map(|&v| fast_tanh(v)).collect();
+        Ok((CpuStorage::F32(out), l.shape().clone()))
+    }
+
+    fn bwd(&self, _arg: &Tensor, res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        let y: Vec<f32> = res.flatten_all()?.to_vec1()?;
+        let g: Vec<f32> = grad.flatten_all()?.to_vec1()?;
+        let dx: Vec<f32> = y.iter().zip(&g).map(|(y, g)| g * (1.0 - y * y)).collect();
+        Ok(Some(Tensor::from_vec(dx, res.shape(), res.device())?))
+    }
+}
+
+/// tanh, differentiable.
+pub fn tanh(x: &Tensor) -> Result<Tensor> {
+    if on_cpu_f32(x) { Ok(x.contiguous()?.apply_op1(Tanh)?) } else { Ok(x.tanh()?) }
+}
+
+struct LinearOp;
+
+fn shape_err(e: ndarray::ShapeError) -> candle_core::Error {
+    candle_core::Error::Msg(format!("linear: {e}"))
+}
+
+impl CustomOp3 for LinearOp {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (rows, inputs) = l1.shape().dims2()?;
+        let (outputs, _) = l2.shape().dims2()?;
+        let x = ArrayView2::from_shape((rows, inputs), contiguous(s1, l1)?).map_err(shape_err)?;
+        let w = ArrayView2::from_shape((outputs, inputs), contiguous(s2, l2)?).map_err(shape_err)?;
+        let b = contiguous(s3, l3)?;
+        let mut y = Array2::from_shape_fn((rows, outputs), |(_, j)| b[j]);
+        general_mat_mul(1.0, &x, &w.t(), 1.0, &mut y);
+        Ok((CpuStorage::F32(standard_vec(y)), Shape::from((rows, outputs))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (rows, inputs) = x.dims2()?;
+        let outputs = w.dim(0)?;
+        let xs = Array2::from_shape_vec((rows, inputs), x.flatten_all()?.to_vec1::<f32>()?).map_err(shape_err)?;
+        let ws = Array2::from_shape_vec((outputs, inputs), w.flatten_all()?.to_vec1::<f32>()?).map_err(shape_err)?;
+        let dy = Array2::from_shape_vec((rows, outputs), grad.flatten_all()?.to_vec1::<f32>()?).map_err(shape_err)?;
+        let mut dx = Array2::<f32>::zeros((rows, inputs));
+        general_mat_mul(1.0, &dy, &ws, 0.0, &mut dx);
+        let mut dw = Array2::<f32>::zeros((outputs, inputs));
+        general_mat_mul(1.0, &dy.t(), &xs, 0.0, &mut dw);
+        let mut db = vec![0f32; outputs];
+        for row in dy.rows() {
+            for (d, g) in db.iter_mut().zip(row) {
+                *d += g;
+            }
+        }
+        Ok((
+            Some(Tensor::from_vec(standard_vec(dx), (rows, inputs), x.device())?),
+            Some(Tensor::from_vec(standard_vec(dw), (outputs, inputs), w.device())?),
+            Some(Tensor::from_vec(db, outputs, b.device())?),
+        ))
+    }
+}
+
+/// A linear layer on [rows, inputs] as one op with its backward pass (bias gradient as a
+/// running column sum; Candle's broadcast-add backward reduces over rows with strided reads).
+pub fn linear_2d(layer: &Linear, x: &Tensor) -> Result<Tensor> {
+    match layer.bias() {
+        Some(bias) if on_cpu_f32(x) => Ok(x.contiguous()?.apply_op3(layer.weight(), bias, LinearOp)?),
+        _ => Ok(layer.forward(x)?),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -247,6 +355,7 @@ mod tests {
         type Op<'a> = Box<dyn Fn(&Tensor) -> Tensor + 'a>;
         let cases: Vec<(&str, Op, Op)> = vec![
             ("gelu", Box::new(|t| super::gelu(t).unwrap()), Box::new(|t| t.gelu().unwrap())),
+            ("tanh", Box::new(|t| super::tanh(t).unwrap()), Box::new(|t| t.tanh().unwrap())),
             (
                 "softmax",
                 Box::new(|t| super::softmax_last_dim(t).unwrap()),
@@ -258,6 +367,19 @@ mod tests {
                 Box::new(|t| candle_nn::ops::layer_norm_slow(t, gamma.as_tensor(), beta.as_tensor(), 1e-5).unwrap()),
             ),
         ];
+        let w = Var::from_tensor(&Tensor::randn(0f32, 0.5, (6, 8), &dev).unwrap()).unwrap();
+        let b = Var::from_tensor(&Tensor::randn(0f32, 0.5, 6, &dev).unwrap()).unwrap();
+        let layer = candle_nn::Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
+        let probe6 = Tensor::randn(0f32, 1.0, (15, 6), &dev).unwrap();
+        let flat = x.as_tensor().reshape((15, 8)).unwrap();
+        let ours = super::linear_2d(&layer, &flat).unwrap();
+        let theirs = candle_nn::Module::forward(&layer, &flat).unwrap();
+        assert!(max_diff(&ours, &theirs) < 1e-5);
+        let ga = (ours * &probe6).unwrap().sum_all().unwrap().backward().unwrap();
+        let gb = (theirs * &probe6).unwrap().sum_all().unwrap().backward().unwrap();
+        for v in [&x, &w, &b] {
+            assert!(max_diff(ga.get(v.as_tensor()).unwrap(), gb.get(v.as_tensor()).unwrap()) < 1e-4, "linear gradient");
+        }
         for (name, fused, composed) in cases {
             let a = fused(x.as_tensor());
             let b = composed(x.as_tensor());

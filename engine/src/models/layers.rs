@@ -159,10 +159,14 @@ impl Dropout {
         let keep = 1.0 - self.p;
         let scale = 1.0 / keep;
         let count = x.elem_count();
-        let mask: Vec<f32> = {
+        let mut bits = vec![0u32; count];
+        {
             let mut rng = self.rng.0.lock().map_err(|_| ModelError::Data("dropout generator poisoned".into()))?;
-            (0..count).map(|_| if rng.random::<f32>() < keep { scale } else { 0.0 }).collect()
-        };
+            rng.fill(&mut bits[..]);
+        }
+        // Keep when the top 24 bits, as a fraction of 2^24, fall below the keep probability.
+        let threshold = (f64::from(keep) * f64::from(1u32 << 24)) as u32;
+        let mask: Vec<f32> = bits.iter().map(|b| if (b >> 8) < threshold { scale } else { 0.0 }).collect();
         let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
         Ok((x * mask)?)
     }
@@ -265,11 +269,14 @@ impl Lstm {
 /// broadcast product per batch row, several times slower.
 pub fn apply(layer: &Linear, x: &Tensor) -> Result<Tensor> {
     let dims = x.dims().to_vec();
-    if dims.len() <= 2 {
+    if dims.len() == 2 {
+        return super::fused_ops::linear_2d(layer, x);
+    }
+    if dims.len() < 2 {
         return Ok(layer.forward(x)?);
     }
     let inner = dims[dims.len() - 1];
-    let y = layer.forward(&x.reshape((x.elem_count() / inner, inner))?)?;
+    let y = super::fused_ops::linear_2d(layer, &x.reshape((x.elem_count() / inner, inner))?)?;
     let mut out = dims;
     if let Some(last) = out.last_mut() {
         *last = y.dim(1)?;
