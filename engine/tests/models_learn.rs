@@ -360,3 +360,44 @@ fn bad_specs_and_data_are_refused_before_training() {
     let err = prepare(&base, "SYN", &bars, "synthetic").err().expect("NaN").to_string();
     assert!(err.contains("NaN"), "{err}");
 }
+
+#[test]
+fn several_instruments_pool_into_one_dataset_without_crossing_windows() {
+    let spec = tiny_spec(SMALL_HYBRID, 1, 8);
+    let a = planted_bars(400, 11);
+    let mut b = planted_bars(300, 12);
+    // The second instrument starts 50 days later and trades on its own calendar.
+    for t in &mut b.ts {
+        *t += 50 * 86_400_000_000_000 + 3_600_000_000_000;
+    }
+    let prepared = engine::models::pipeline::prepare_many(&spec, &[("AAA", &a), ("BBB", &b)], "synthetic").unwrap();
+    let data = &prepared.data;
+    assert_eq!(data.segments.len(), 2);
+    assert_eq!(data.segments[0].symbol, "AAA");
+    let seg_of = |row: usize| data.segments.iter().position(|s| s.start <= row && row < s.start + s.len).unwrap();
+    for &t in &data.window_ends() {
+        assert_eq!(seg_of(t + 1 - data.window), seg_of(t), "window ending at row {t} crosses instruments");
+    }
+    let splits = &prepared.splits;
+    let h = data.horizon;
+    let last_train_end = splits.train.iter().map(|&t| data.times[t + h]).max().unwrap();
+    let first_validation = splits.validation.iter().map(|&t| data.times[t]).min().unwrap();
+    let last_validation_end = splits.validation.iter().map(|&t| data.times[t + h]).max().unwrap();
+    let first_test = splits.test.iter().map(|&t| data.times[t]).min().unwrap();
+    assert!(last_train_end < first_validation && last_validation_end < first_test, "splits overlap in time");
+    for part in [&splits.train, &splits.validation, &splits.test] {
+        let instruments: std::collections::BTreeSet<usize> = part.iter().map(|&t| seg_of(t)).collect();
+        assert_eq!(instruments.len(), 2, "each split holds both instruments");
+    }
+    assert_ne!(prepared.lineage.sha256, engine::models::pipeline::bars_sha256(&a));
+    assert_eq!(prepared.lineage.bars, 700);
+    let trained = run_experiment(
+        &spec,
+        &prepared,
+        &Device::Cpu,
+        &TrainOptions { checkpoint_dir: None, resume: false },
+        &mut Quiet,
+    )
+    .unwrap();
+    assert_eq!(trained.card.samples["test"], splits.test.len());
+}

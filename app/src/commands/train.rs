@@ -9,7 +9,7 @@ use engine::config::Settings;
 use engine::data::import::{ImportOptions, RowPolicy, read_file};
 use engine::data::series::FloatBars;
 use engine::domain::{Symbol, Timeframe};
-use engine::models::pipeline::{PreparedData, TrainedExperiment, prepare, run_experiment};
+use engine::models::pipeline::{PreparedData, TrainedExperiment, prepare_many, run_experiment};
 use engine::models::train::{EpochRecord, TrainOptions, TrainingObserver};
 use engine::models::{ExperimentSpec, default_device, save_model};
 use indicatif::ProgressBar;
@@ -44,25 +44,49 @@ pub struct TrainArgs {
     pub epochs: Option<usize>,
 }
 
-/// Reads the bars a spec names: a file, or a catalog symbol.
-pub async fn spec_bars(spec: &ExperimentSpec, settings: &Settings) -> anyhow::Result<(String, FloatBars, String)> {
-    if let Some(path) = spec.data_path() {
+/// One instrument's bars as a spec names them.
+pub struct SpecBars {
+    pub symbol: String,
+    pub bars: FloatBars,
+    pub source: String,
+}
+
+/// Reads the bars a spec names: files, or catalog symbols.
+pub async fn spec_bars(spec: &ExperimentSpec, settings: &Settings) -> anyhow::Result<Vec<SpecBars>> {
+    let mut out = Vec::new();
+    for path in spec.data_paths() {
         let read = read_file(&path, &ImportOptions::default(), RowPolicy::Strict)
             .with_context(|| format!("{}: reading the data", spec.origin.display()))?;
-        let (series, _) = read.series.first().with_context(|| format!("{}: no bars", path.display()))?;
-        let mut bars = series.bars.clone();
-        bars.sort_dedup();
-        return Ok((series.symbol.to_string(), FloatBars::from_series(&bars), path.display().to_string()));
+        for (series, _) in &read.series {
+            let mut bars = series.bars.clone();
+            bars.sort_dedup();
+            out.push(SpecBars {
+                symbol: series.symbol.to_string(),
+                bars: FloatBars::from_series(&bars),
+                source: path.display().to_string(),
+            });
+        }
     }
-    let symbol_text = spec.data.symbol.clone().context("the spec names no data")?;
-    let symbol = Symbol::new(&symbol_text)?;
-    let catalog = open_catalog(settings).await?;
-    let timeframe = match &spec.data.timeframe {
-        Some(tf) => Timeframe::from_str(tf)?,
-        None => super::data::finest_timeframe(&catalog, &symbol).await?,
-    };
-    let bars = catalog.query(&symbol, timeframe, None, None).await?;
-    Ok((symbol.to_string(), FloatBars::from_series(&bars), format!("catalog:{symbol}/{timeframe}")))
+    if let Some(symbols) = &spec.data.symbol {
+        let catalog = open_catalog(settings).await?;
+        for text in symbols.items() {
+            let symbol = Symbol::new(&text)?;
+            let timeframe = match &spec.data.timeframe {
+                Some(tf) => Timeframe::from_str(tf)?,
+                None => super::data::finest_timeframe(&catalog, &symbol).await?,
+            };
+            let bars = catalog.query(&symbol, timeframe, None, None).await?;
+            out.push(SpecBars {
+                symbol: symbol.to_string(),
+                bars: FloatBars::from_series(&bars),
+                source: format!("catalog:{symbol}/{timeframe}"),
+            });
+        }
+    }
+    if out.is_empty() {
+        bail!("{}: the spec's [data] names no bars", spec.origin.display());
+    }
+    Ok(out)
 }
 
 /// A tracking run the observer logs into from the training thread.
@@ -201,12 +225,16 @@ pub async fn run(args: TrainArgs, settings: &Settings) -> anyhow::Result<()> {
                 .join(chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string())
         })
     };
-    let (symbol, bars, source) = spec_bars(&spec, settings).await?;
-    let prepared = prepare(&spec, &symbol, &bars, &source)?;
+    let instruments = spec_bars(&spec, settings).await?;
+    let views: Vec<(&str, &FloatBars)> = instruments.iter().map(|i| (i.symbol.as_str(), &i.bars)).collect();
+    let sources: Vec<&str> = instruments.iter().map(|i| i.source.as_str()).collect();
+    let prepared = prepare_many(&spec, &views, &sources.join(", "))?;
+    let symbols: Vec<&str> = instruments.iter().map(|i| i.symbol.as_str()).collect();
     outln!(
-        "{}: {} bars of {symbol} -> {} features x {} steps; samples train {} / validation {} / test {} (purge {} bars, embargo {})",
+        "{}: {} bars of {} -> {} features x {} steps; samples train {} / validation {} / test {} (purge {} bars, embargo {})",
         spec.name,
-        bars.len(),
+        instruments.iter().map(|i| i.bars.len()).sum::<usize>(),
+        symbols.join(", "),
         prepared.data.features(),
         prepared.data.window,
         prepared.splits.train.len(),

@@ -52,6 +52,16 @@ pub struct SequenceData {
     /// How far labels and targets look forward: the purge length.
     pub horizon: usize,
     pub normaliser: Normaliser,
+    /// Each instrument's rows, in order (one segment for a single instrument).
+    pub segments: Vec<Segment>,
+}
+
+/// One instrument's run of kept rows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Segment {
+    pub symbol: String,
+    pub start: usize,
+    pub len: usize,
 }
 
 /// Sample positions (the row each window ends at) of each split.
@@ -87,9 +97,11 @@ fn time_text(nanos: i64) -> String {
 }
 
 impl SequenceData {
-    /// Reads `matrix` (one instrument) and the closes it was made from. `label_column` None
-    /// reads features only (prediction). With `normaliser` None the caller must call
-    /// [`SequenceData::fit_normaliser`] with the training split before taking batches.
+    /// Reads `matrix` (one instrument, or several stacked with a `symbol` column, as the
+    /// feature pipeline builds it) and the closes it was made from, in the same row order.
+    /// `label_column` None reads features only (prediction). With `normaliser` None the
+    /// caller must call [`SequenceData::fit_normaliser`] with the training split before taking
+    /// batches. Windows, labels and return targets never cross from one instrument to another.
     pub fn from_matrix(
         matrix: &FeatureMatrix,
         close: &[f64],
@@ -120,69 +132,77 @@ impl SequenceData {
             .iter()
             .map(|v| v.unwrap_or(i64::MIN))
             .collect();
+        let symbols: Vec<String> = match frame.column("symbol") {
+            Ok(c) => c.str().map_err(frame_err)?.iter().map(|v| v.unwrap_or_default().to_string()).collect(),
+            Err(_) => vec![String::new(); times.len()],
+        };
         let columns: Vec<Vec<f64>> =
             matrix.feature_columns.iter().map(|c| float_column(frame, c)).collect::<Result<_>>()?;
+        let labels_in: Option<Vec<f64>> = label_column.map(|name| float_column(frame, name)).transpose()?;
         let n = times.len();
-        let first_valid = (0..n).find(|&r| columns.iter().all(|c| c[r].is_finite())).ok_or_else(|| {
-            ModelError::Data(format!(
-                "no row has every feature defined ({} rows; the longest warm-up is longer than the data)",
-                n
-            ))
-        })?;
-        for (c, values) in columns.iter().enumerate() {
-            if let Some(r) = (first_valid..n).find(|&r| !values[r].is_finite()) {
-                return Err(ModelError::Data(format!(
-                    "feature `{}` is {} at {} (row {}), after the warm-up; fill or drop the gap before training",
-                    matrix.feature_columns[c],
-                    values[r],
-                    time_text(times[r]),
-                    r + 1
-                )));
-            }
-        }
-        let labels: Vec<Option<usize>> = match label_column {
-            Some(name) => float_column(frame, name)?
-                .iter()
-                .map(|v| v.is_finite().then(|| (v.round() + 1.0).clamp(0.0, 2.0) as usize))
-                .collect(),
-            None => vec![None; n],
-        };
-        let mut targets = vec![f64::NAN; n * steps];
-        for t in 0..n {
-            if steps == 1 {
-                if t + horizon < n {
-                    targets[t] = (close[t + horizon] / close[t]).ln();
-                }
-            } else {
-                for k in 1..=steps {
-                    if t + k < n {
-                        targets[t * steps + k - 1] = (close[t + k] / close[t + k - 1]).ln();
-                    }
-                }
-            }
-        }
         let features = columns.len();
-        let mut rows = Vec::with_capacity((n - first_valid) * features);
-        for r in first_valid..n {
-            rows.extend(columns.iter().map(|c| c[r] as f32));
-        }
-        let kept = n - first_valid;
         let mut data = Self {
             feature_columns: matrix.feature_columns.clone(),
-            times: times[first_valid..].to_vec(),
-            rows,
-            labels: labels[first_valid..].to_vec(),
-            targets: targets[first_valid * steps..].to_vec(),
+            times: Vec::with_capacity(n),
+            rows: Vec::with_capacity(n * features),
+            labels: Vec::with_capacity(n),
+            targets: Vec::with_capacity(n * steps),
             window,
             steps,
             horizon: horizon.max(steps),
             normaliser: Normaliser { mean: vec![0.0; features], std: vec![1.0; features], return_scale: 1.0 },
+            segments: Vec::new(),
         };
-        if kept < window {
-            return Err(ModelError::Data(format!(
-                "the window ({window} bars) is longer than the data after the features' warm-up ({kept} bars from {})",
-                data.times.first().map(|t| time_text(*t)).unwrap_or_default()
-            )));
+        let mut start = 0;
+        while start < n {
+            let end = (start..n).find(|&r| symbols[r] != symbols[start]).unwrap_or(n);
+            let who = if symbols[start].is_empty() { String::new() } else { format!("{}: ", symbols[start]) };
+            let first_valid = (start..end).find(|&r| columns.iter().all(|c| c[r].is_finite())).ok_or_else(|| {
+                ModelError::Data(format!(
+                    "{who}no row has every feature defined ({} rows; the longest warm-up is longer than the data)",
+                    end - start
+                ))
+            })?;
+            for (c, values) in columns.iter().enumerate() {
+                if let Some(r) = (first_valid..end).find(|&r| !values[r].is_finite()) {
+                    return Err(ModelError::Data(format!(
+                        "{who}feature `{}` is {} at {} (row {}), after the warm-up; fill or drop the gap before training",
+                        matrix.feature_columns[c],
+                        values[r],
+                        time_text(times[r]),
+                        r - start + 1
+                    )));
+                }
+            }
+            let kept = end - first_valid;
+            if kept < window {
+                return Err(ModelError::Data(format!(
+                    "{who}the window ({window} bars) is longer than the data after the features' warm-up ({kept} bars from {})",
+                    time_text(times[first_valid])
+                )));
+            }
+            data.segments.push(Segment { symbol: symbols[start].clone(), start: data.times.len(), len: kept });
+            for t in first_valid..end {
+                data.times.push(times[t]);
+                data.rows.extend(columns.iter().map(|c| c[t] as f32));
+                data.labels.push(
+                    labels_in
+                        .as_ref()
+                        .and_then(|l| l[t].is_finite().then(|| (l[t].round() + 1.0).clamp(0.0, 2.0) as usize)),
+                );
+                for k in 1..=steps {
+                    let value = if steps == 1 {
+                        (t + horizon < end).then(|| (close[t + horizon] / close[t]).ln())
+                    } else {
+                        (t + k < end).then(|| (close[t + k] / close[t + k - 1]).ln())
+                    };
+                    data.targets.push(value.unwrap_or(f64::NAN));
+                }
+            }
+            start = end;
+        }
+        if n == 0 {
+            return Err(ModelError::Data("the feature matrix has no rows".into()));
         }
         if let Some(norm) = normaliser {
             if norm.mean.len() != features {
@@ -204,14 +224,21 @@ impl SequenceData {
         self.times.len()
     }
 
-    /// Rows a window can end at (the first `window - 1` rows have too little history).
-    pub fn window_ends(&self) -> std::ops::Range<usize> {
-        self.window - 1..self.rows()
+    /// Rows a window can end at (each instrument's first `window - 1` rows have too little
+    /// history), in row order.
+    pub fn window_ends(&self) -> Vec<usize> {
+        self.segments.iter().flat_map(|seg| seg.start + self.window - 1..seg.start + seg.len).collect()
+    }
+
+    fn segment_of(&self, row: usize) -> &Segment {
+        let k = self.segments.partition_point(|s| s.start <= row).saturating_sub(1);
+        &self.segments[k]
     }
 
     /// Rows with a complete window, a label and every return target.
     pub fn labelled_samples(&self) -> Vec<usize> {
         self.window_ends()
+            .into_iter()
             .filter(|&t| {
                 self.labels[t].is_some()
                     && self.targets[t * self.steps..(t + 1) * self.steps].iter().all(|v| v.is_finite())
@@ -219,9 +246,10 @@ impl SequenceData {
             .collect()
     }
 
-    /// Splits the labelled samples in time order. A training sample's label and targets end
-    /// before the first validation row; the same between validation and test; `embargo` more
-    /// rows are skipped after each boundary.
+    /// Splits the labelled samples in time order (across instruments, by the time of the bar
+    /// each window ends at). A training sample's label and targets end before the first
+    /// validation time; the same between validation and test; `embargo` more bars of the
+    /// same instrument are skipped after each boundary.
     pub fn split(&self, config: &SplitConfig) -> Result<Splits> {
         if !(config.train > 0.0 && config.validation >= 0.0 && config.train + config.validation < 1.0) {
             return Err(ModelError::Data(format!(
@@ -229,10 +257,11 @@ impl SequenceData {
                 config.train, config.validation
             )));
         }
-        let samples = self.labelled_samples();
+        let mut samples = self.labelled_samples();
+        samples.sort_by_key(|&t| (self.times[t], t));
         let n = samples.len();
-        let cut1 = samples.get((n as f64 * config.train) as usize).copied();
-        let cut2 = samples.get((n as f64 * (config.train + config.validation)) as usize).copied();
+        let cut1 = samples.get((n as f64 * config.train) as usize).map(|&t| self.times[t]);
+        let cut2 = samples.get((n as f64 * (config.train + config.validation)) as usize).map(|&t| self.times[t]);
         let (Some(cut1), Some(cut2)) = (cut1, cut2) else {
             return Err(ModelError::Data(format!(
                 "only {n} labelled windows of {} bars: too few to split (the window is too long for the data)",
@@ -240,10 +269,21 @@ impl SequenceData {
             )));
         };
         let h = self.horizon;
+        // The first row of t's instrument at or after `cut`, plus the embargo.
+        let opens_after = |t: usize, cut: i64| -> usize {
+            let seg = self.segment_of(t);
+            let rows = &self.times[seg.start..seg.start + seg.len];
+            seg.start + rows.partition_point(|&x| x < cut) + config.embargo
+        };
+        let ends_before = |t: usize, cut: i64| self.times[t + h] < cut;
         let splits = Splits {
-            train: samples.iter().copied().filter(|&t| t + h < cut1).collect(),
-            validation: samples.iter().copied().filter(|&t| t >= cut1 + config.embargo && t + h < cut2).collect(),
-            test: samples.iter().copied().filter(|&t| t >= cut2 + config.embargo).collect(),
+            train: samples.iter().copied().filter(|&t| ends_before(t, cut1)).collect(),
+            validation: samples
+                .iter()
+                .copied()
+                .filter(|&t| t >= opens_after(t, cut1) && ends_before(t, cut2))
+                .collect(),
+            test: samples.iter().copied().filter(|&t| t >= opens_after(t, cut2)).collect(),
         };
         for (name, part) in [("training", &splits.train), ("validation", &splits.validation), ("test", &splits.test)] {
             if part.is_empty() {
@@ -258,16 +298,28 @@ impl SequenceData {
 
     /// Fits the normaliser on the rows the training windows see and applies it to all rows.
     pub fn fit_normaliser(&mut self, train: &[usize]) -> Result<()> {
-        let last = *train.last().ok_or_else(|| ModelError::Data("the training split is empty".into()))?;
+        if train.is_empty() {
+            return Err(ModelError::Data("the training split is empty".into()));
+        }
         let f = self.features();
-        let rows = last + 1;
+        // Per instrument, every row up to its last training window's end.
+        let mut last_seen: Vec<Option<usize>> = vec![None; self.segments.len()];
+        for &t in train {
+            let k = self.segments.partition_point(|s| s.start <= t).saturating_sub(1);
+            last_seen[k] = Some(last_seen[k].map_or(t, |x: usize| x.max(t)));
+        }
         let mut mean = vec![0.0f64; f];
         let mut sq = vec![0.0f64; f];
-        for r in 0..rows {
-            for c in 0..f {
-                let v = f64::from(self.rows[r * f + c]);
-                mean[c] += v;
-                sq[c] += v * v;
+        let mut rows = 0usize;
+        for (seg, last) in self.segments.iter().zip(&last_seen) {
+            let Some(last) = *last else { continue };
+            for r in seg.start..=last {
+                rows += 1;
+                for c in 0..f {
+                    let v = f64::from(self.rows[r * f + c]);
+                    mean[c] += v;
+                    sq[c] += v * v;
+                }
             }
         }
         let std: Vec<f64> = (0..f)

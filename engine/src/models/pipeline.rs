@@ -42,14 +42,24 @@ pub struct PreparedData {
     pub feature_spec_hash: String,
 }
 
-/// Computes the spec's features and label over `bars` and builds the dataset.
+/// Computes the spec's features and label over one instrument's bars and builds the dataset.
 pub fn prepare(spec: &ExperimentSpec, symbol: &str, bars: &FloatBars, source: &str) -> Result<PreparedData> {
-    let _span = tracing::info_span!("prepare_dataset", bars = bars.len()).entered();
-    let matrix = spec.feature_spec.build_matrix(&[InstrumentBars { symbol, bars: bars.columns() }], "timestamp")?;
+    prepare_many(spec, &[(symbol, bars)], source)
+}
+
+/// The same over several instruments, pooled (cross-asset features find their peers among
+/// them); split by time across all of them.
+pub fn prepare_many(spec: &ExperimentSpec, instruments: &[(&str, &FloatBars)], source: &str) -> Result<PreparedData> {
+    let total: usize = instruments.iter().map(|(_, b)| b.len()).sum();
+    let _span = tracing::info_span!("prepare_dataset", instruments = instruments.len(), bars = total).entered();
+    let views: Vec<InstrumentBars<'_>> =
+        instruments.iter().map(|(symbol, bars)| InstrumentBars { symbol, bars: bars.columns() }).collect();
+    let matrix = spec.feature_spec.build_matrix(&views, "timestamp")?;
+    let close: Vec<f64> = instruments.iter().flat_map(|(_, b)| b.close.iter().copied()).collect();
     let label_column = spec.label.column_name();
     let mut data = SequenceData::from_matrix(
         &matrix,
-        &bars.close,
+        &close,
         Some(&label_column),
         spec.label.horizon(),
         spec.model.return_steps(),
@@ -58,12 +68,25 @@ pub fn prepare(spec: &ExperimentSpec, symbol: &str, bars: &FloatBars, source: &s
     )?;
     let splits = data.split(&spec.dataset.split)?;
     data.fit_normaliser(&splits.train)?;
+    let sha256 = match instruments {
+        [(_, bars)] => bars_sha256(bars),
+        _ => {
+            let mut hasher = Sha256::new();
+            for (symbol, bars) in instruments {
+                hasher.update(symbol.as_bytes());
+                hasher.update(bars_sha256(bars).as_bytes());
+            }
+            hex::encode(hasher.finalize())
+        }
+    };
+    let first = instruments.iter().filter_map(|(_, b)| b.ts.first()).min();
+    let last = instruments.iter().filter_map(|(_, b)| b.ts.last()).max();
     let lineage = DataLineage {
         source: source.to_string(),
-        first: bars.ts.first().map(|t| time_text(*t)).unwrap_or_default(),
-        last: bars.ts.last().map(|t| time_text(*t)).unwrap_or_default(),
-        bars: bars.len(),
-        sha256: bars_sha256(bars),
+        first: first.map(|t| time_text(*t)).unwrap_or_default(),
+        last: last.map(|t| time_text(*t)).unwrap_or_default(),
+        bars: total,
+        sha256,
     };
     Ok(PreparedData { data, splits, lineage, feature_spec_hash: matrix.spec_hash })
 }
@@ -276,7 +299,7 @@ pub fn predict_bars(
         card.shape.window,
         Some(card.normaliser.clone()),
     )?;
-    let ends: Vec<usize> = data.window_ends().collect();
+    let ends: Vec<usize> = data.window_ends();
     let mut prediction = uncertainty::Prediction::default();
     for chunk in ends.chunks(256) {
         let x = data.windows(chunk, &network.device)?;

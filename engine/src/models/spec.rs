@@ -11,12 +11,30 @@ use super::network::ArchitectureConfig;
 use crate::features::FeatureSpec;
 use crate::features::labels::LabelSpec;
 
-/// Where the bars come from: a file (CSV or Parquet) or a catalog symbol.
+/// One name or a list of them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn items(&self) -> Vec<String> {
+        match self {
+            Self::One(s) => vec![s.clone()],
+            Self::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// Where the bars come from: files (CSV or Parquet) or catalog symbols; several instruments
+/// are pooled into one dataset (windows never cross from one to another).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataSection {
-    pub path: Option<PathBuf>,
-    pub symbol: Option<String>,
+    pub path: Option<OneOrMany>,
+    pub symbol: Option<OneOrMany>,
     pub timeframe: Option<String>,
 }
 
@@ -237,21 +255,28 @@ impl ExperimentSpec {
         })
     }
 
-    /// The data file, relative paths taken from the working directory first, then from the
+    /// The data files, relative paths taken from the working directory first, then from the
     /// spec's folder and its parents (so specs run from the repository root or beside it).
-    pub fn data_path(&self) -> Option<PathBuf> {
-        let path = self.data.path.as_ref()?;
-        if path.is_absolute() || path.exists() {
-            return Some(path.clone());
-        }
-        let mut dir = self.origin.parent();
-        while let Some(d) = dir {
-            let candidate = d.join(path);
-            if candidate.exists() {
-                return Some(candidate);
-            }
-            dir = d.parent();
-        }
-        Some(path.clone())
+    pub fn data_paths(&self) -> Vec<PathBuf> {
+        let Some(paths) = &self.data.path else { return Vec::new() };
+        paths
+            .items()
+            .into_iter()
+            .map(|p| {
+                let path = PathBuf::from(&p);
+                if path.is_absolute() || path.exists() {
+                    return path;
+                }
+                let mut dir = self.origin.parent();
+                while let Some(d) = dir {
+                    let candidate = d.join(&path);
+                    if candidate.exists() {
+                        return candidate;
+                    }
+                    dir = d.parent();
+                }
+                path
+            })
+            .collect()
     }
 }
