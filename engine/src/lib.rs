@@ -7,4 +7,5 @@ pub mod data;
 pub mod domain;
 pub mod features;
 pub mod models;
+pub mod rl;
 pub mod storage;
