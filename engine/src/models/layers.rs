@@ -16,6 +16,35 @@ pub enum Init {
     /// Uniform on [-bound, bound] (PyTorch's default for linear, convolution and LSTM weights).
     Uniform(f64),
     Const(f32),
+    /// A (semi-)orthogonal matrix times a gain (Saxe et al.; Stable-Baselines3's default for
+    /// policy and value networks). Two-dimensional parameters only.
+    Orthogonal(f64),
+}
+
+/// Rows (or columns, whichever are fewer) made orthonormal by Gram-Schmidt from Gaussian draws.
+fn orthogonal(rows: usize, cols: usize, gain: f64, rng: &mut ChaCha8Rng) -> Vec<f32> {
+    use rand_distr::{Distribution, StandardNormal};
+    let (n, m) = if rows <= cols { (rows, cols) } else { (cols, rows) };
+    let mut basis: Vec<Vec<f64>> = Vec::with_capacity(n);
+    while basis.len() < n {
+        let mut v: Vec<f64> = (0..m).map(|_| StandardNormal.sample(rng)).collect();
+        for b in &basis {
+            let dot: f64 = v.iter().zip(b).map(|(x, y)| x * y).sum();
+            v.iter_mut().zip(b).for_each(|(x, y)| *x -= dot * y);
+        }
+        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if norm > 1e-6 {
+            basis.push(v.into_iter().map(|x| x / norm).collect());
+        }
+    }
+    let mut out = vec![0f32; rows * cols];
+    for r in 0..rows {
+        for c in 0..cols {
+            let v = if rows <= cols { basis[r][c] } else { basis[c][r] };
+            out[r * cols + c] = (v * gain) as f32;
+        }
+    }
+    out
 }
 
 /// Creates the model's parameters in a [`VarMap`], each drawn from a generator seeded by the
@@ -65,6 +94,10 @@ impl ParamFactory {
         let values: Vec<f32> = match init {
             Init::Uniform(bound) => (0..count).map(|_| rng.random_range(-bound..=bound) as f32).collect(),
             Init::Const(v) => vec![v; count],
+            Init::Orthogonal(gain) => match shape {
+                [rows, cols] => orthogonal(*rows, *cols, gain, &mut rng),
+                _ => return Err(ModelError::Data(format!("orthogonal init of {full} needs a matrix, got {shape:?}"))),
+            },
         };
         let var = Var::from_tensor(&Tensor::from_vec(values, shape, &self.device)?)?;
         let tensor = var.as_tensor().clone();

@@ -38,6 +38,12 @@ impl AdamW {
         Ok(Self { params, first, second, step: 0, learning_rate, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay })
     }
 
+    /// Adam's ε (1e-8 by default; Stable-Baselines3's PPO uses 1e-5).
+    pub fn with_eps(mut self, eps: f64) -> Self {
+        self.eps = eps;
+        self
+    }
+
     /// The global L2 norm of every parameter's gradient.
     pub fn gradient_norm(&self, grads: &GradStore) -> Result<f64> {
         let mut total = 0.0f64;

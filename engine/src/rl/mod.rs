@@ -5,6 +5,7 @@
 
 pub mod classic;
 pub mod env;
+pub mod ppo;
 pub mod vector;
 
 pub use env::{Action, Environment, RlError, Space, Step};
