@@ -109,7 +109,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Backtest(args) => commands::backtest::run(*args, &settings).await,
             Command::Registry(cmd) => commands::registry::run(cmd, &settings).await,
             Command::Train(args) => commands::train::run(args, &settings).await,
-            Command::Predict(args) => commands::predict::run(args),
+            Command::Predict(args) => commands::predict::run(args, &settings).await,
             Command::Serve(args) => commands::serve::run(args, &settings).await,
             Command::Users(cmd) => commands::users::run(cmd, &settings).await,
             Command::Config => {

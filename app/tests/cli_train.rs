@@ -153,7 +153,23 @@ fn train_tracks_registers_and_predict_reads_the_saved_model() {
         ok(dir.path(), &a);
         std::fs::read_to_string(path).unwrap()
     };
-    assert_eq!(det("a.csv"), det("b.csv"));
+    let from_folder = det("a.csv");
+    assert_eq!(from_folder, det("b.csv"));
+
+    // The registered version, fetched through the registry's artifact store, predicts the same.
+    let mut a = args.to_vec();
+    a[2] = "models:/small-hybrid/1";
+    a[6] = "0";
+    let registered = dir.path().join("c.csv");
+    a[10] = registered.to_str().unwrap();
+    ok(dir.path(), &a);
+    assert_eq!(std::fs::read_to_string(&registered).unwrap(), from_folder);
+    assert!(dir.path().join("data/models/registry/small-hybrid/1/model.safetensors").is_file());
+    a[2] = "models:/small-hybrid/9";
+    let missing = run(dir.path(), &a);
+    assert!(!missing.status.success());
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("models:/small-hybrid/9"), "{err}");
 }
 
 #[test]

@@ -296,6 +296,38 @@ impl MlflowClient {
         Ok(())
     }
 
+    /// Downloads `path` under an artifact root (`mlflow-artifacts:/…`, as a run's artifact URI
+    /// or a model version's source gives it) through the artifact proxy.
+    pub async fn download_artifact(&self, root: &str, path: &str) -> Result<Vec<u8>, ClientError> {
+        let key = root.strip_prefix("mlflow-artifacts:").ok_or_else(|| ClientError::Protocol {
+            endpoint: "download_artifact".into(),
+            reason: format!("artifact root {root} is not served by the tracking server"),
+        })?;
+        let url = format!(
+            "{}/api/2.0/mlflow-artifacts/artifacts/{}/{}",
+            self.base,
+            key.trim_matches('/'),
+            path.trim_matches('/')
+        );
+        let response = self
+            .authorise(self.http.get(&url))
+            .send()
+            .await
+            .map_err(|source| ClientError::Transport { endpoint: "artifacts".into(), source })?;
+        let status = response.status();
+        let bytes =
+            response.bytes().await.map_err(|source| ClientError::Transport { endpoint: "artifacts".into(), source })?;
+        if !status.is_success() {
+            return Err(ClientError::Api {
+                endpoint: "artifacts".into(),
+                error_code: if status.as_u16() == 404 { "RESOURCE_DOES_NOT_EXIST".into() } else { "HTTP_ERROR".into() },
+                message: format!("{path}: {status}"),
+                status: status.as_u16(),
+            });
+        }
+        Ok(bytes.to_vec())
+    }
+
     /// Registers a version of `name` (creating the model if needed); returns the version number.
     pub async fn register_model(&self, name: &str, source: &str, run_id: &str) -> Result<String, ClientError> {
         match self.call(reqwest::Method::POST, "registered-models/create", json!({ "name": name })).await {

@@ -6,16 +6,22 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+use engine::config::Settings;
 use engine::data::import::{ImportOptions, RowPolicy, read_file};
 use engine::data::series::FloatBars;
 use engine::models::pipeline::predict_bars;
-use engine::models::{default_device, load_model};
+use engine::models::{checkpoint, default_device, load_model};
 
 #[derive(Args, Debug)]
 pub struct PredictArgs {
-    /// A model folder written by `sextant train` (holding model.json and model.safetensors).
-    #[arg(long, value_name = "DIR")]
-    pub model: PathBuf,
+    /// A model folder written by `sextant train` (holding model.json and model.safetensors),
+    /// or a registered version: `models:/NAME/VERSION` or `models:/NAME@ALIAS`.
+    #[arg(long, value_name = "DIR|URI")]
+    pub model: String,
+    /// Tracking server for `models:/` URIs (default: $MLFLOW_TRACKING_URI, else the registry
+    /// over the configured database).
+    #[arg(long, value_name = "URI")]
+    pub tracking_uri: Option<String>,
     /// Bars to predict (CSV or Parquet).
     #[arg(long, value_name = "FILE")]
     pub data: PathBuf,
@@ -30,9 +36,39 @@ pub struct PredictArgs {
     pub last: Option<usize>,
 }
 
-pub fn run(args: PredictArgs) -> anyhow::Result<()> {
+/// Downloads a registered version's model folder into DATA_DIR/models/registry/NAME/VERSION
+/// (kept as a cache: versions never change) and returns the folder.
+async fn fetch_registered(uri: &str, tracking_uri: Option<&str>, settings: &Settings) -> anyhow::Result<PathBuf> {
+    let client = super::train::tracking_client(tracking_uri, settings).await?;
+    let version = client.resolve_model(uri).await.with_context(|| format!("resolving {uri}"))?;
+    let name = version["name"].as_str().unwrap_or_default().to_string();
+    let number = version["version"].as_str().unwrap_or_default().to_string();
+    let source = version["source"].as_str().unwrap_or_default().to_string();
+    let dir = settings.data_dir.join("models").join("registry").join(&name).join(&number);
+    if dir.join(checkpoint::CARD).is_file() && dir.join(checkpoint::WEIGHTS).is_file() {
+        return Ok(dir);
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    for file in [checkpoint::WEIGHTS, checkpoint::CARD] {
+        let bytes = client
+            .download_artifact(&source, file)
+            .await
+            .with_context(|| format!("{uri} (version {number}): downloading {file} from {source}"))?;
+        let tmp = dir.join(format!("{file}.tmp"));
+        std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, dir.join(file)).with_context(|| format!("writing {}", dir.display()))?;
+    }
+    Ok(dir)
+}
+
+pub async fn run(args: PredictArgs, settings: &Settings) -> anyhow::Result<()> {
     let device = default_device();
-    let (network, card) = load_model(&args.model, &device)?;
+    let folder = if args.model.starts_with("models:/") {
+        fetch_registered(&args.model, args.tracking_uri.as_deref(), settings).await?
+    } else {
+        PathBuf::from(&args.model)
+    };
+    let (network, card) = load_model(&folder, &device)?;
     let read = read_file(&args.data, &ImportOptions::default(), RowPolicy::Strict)?;
     let (series, _) = read.series.first().with_context(|| format!("{}: no bars", args.data.display()))?;
     let mut bars = series.bars.clone();
@@ -77,7 +113,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
             eprintln!(
                 "{} predictions from {} ({} v. feature spec {}) written to {}",
                 result.times.len() - skip,
-                args.model.display(),
+                args.model,
                 card.model.name(),
                 &card.feature_spec_hash[..12.min(card.feature_spec_hash.len())],
                 path.display()

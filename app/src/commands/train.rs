@@ -186,8 +186,10 @@ fn spec_params(spec: &ExperimentSpec, prepared: &PreparedData) -> Vec<(String, S
 
 /// The tracking server: the one named, or the registry over this configuration's database
 /// served from this process on a free local port.
-async fn tracking_client(args: &TrainArgs, settings: &Settings) -> anyhow::Result<MlflowClient> {
-    let uri = args.tracking_uri.clone().or_else(|| std::env::var("MLFLOW_TRACKING_URI").ok().filter(|u| !u.is_empty()));
+pub async fn tracking_client(tracking_uri: Option<&str>, settings: &Settings) -> anyhow::Result<MlflowClient> {
+    let uri = tracking_uri
+        .map(str::to_string)
+        .or_else(|| std::env::var("MLFLOW_TRACKING_URI").ok().filter(|u| !u.is_empty()));
     if let Some(uri) = uri {
         return Ok(MlflowClient::new(&uri).with_env_credentials());
     }
@@ -252,7 +254,7 @@ pub async fn run(args: TrainArgs, settings: &Settings) -> anyhow::Result<()> {
     let tracking = if args.no_tracking {
         None
     } else {
-        let client = tracking_client(&args, settings).await?;
+        let client = tracking_client(args.tracking_uri.as_deref(), settings).await?;
         let experiment_id = match client.experiment_id_by_name(&spec.registry.experiment).await? {
             Some(id) => id,
             None => client.create_experiment(&spec.registry.experiment).await?,
