@@ -265,20 +265,25 @@ impl MlflowClient {
         Ok(v["runs"].as_array().cloned().unwrap_or_default())
     }
 
-    /// Uploads an artifact under the run's artifact root (`mlflow-artifacts:/…` URIs only).
-    pub async fn log_artifact(&self, run_id: &str, path: &str, data: Vec<u8>) -> Result<(), ClientError> {
-        let run = self.get_run(run_id).await?;
-        let root = Self::field("runs/get", &run, &["info", "artifact_uri"])?;
+    /// The artifact proxy's URL of `path` under an `mlflow-artifacts:/…` root.
+    fn artifact_url(&self, root: &str, path: &str, endpoint: &str) -> Result<String, ClientError> {
         let key = root.strip_prefix("mlflow-artifacts:").ok_or_else(|| ClientError::Protocol {
-            endpoint: "log_artifact".into(),
+            endpoint: endpoint.into(),
             reason: format!("artifact root {root} is not served by the tracking server"),
         })?;
-        let url = format!(
+        Ok(format!(
             "{}/api/2.0/mlflow-artifacts/artifacts/{}/{}",
             self.base,
             key.trim_matches('/'),
             path.trim_matches('/')
-        );
+        ))
+    }
+
+    /// Uploads an artifact under the run's artifact root (`mlflow-artifacts:/…` URIs only).
+    pub async fn log_artifact(&self, run_id: &str, path: &str, data: Vec<u8>) -> Result<(), ClientError> {
+        let run = self.get_run(run_id).await?;
+        let root = Self::field("runs/get", &run, &["info", "artifact_uri"])?;
+        let url = self.artifact_url(&root, path, "log_artifact")?;
         let response = self
             .authorise(self.http.put(&url))
             .body(data)
@@ -299,16 +304,7 @@ impl MlflowClient {
     /// Downloads `path` under an artifact root (`mlflow-artifacts:/…`, as a run's artifact URI
     /// or a model version's source gives it) through the artifact proxy.
     pub async fn download_artifact(&self, root: &str, path: &str) -> Result<Vec<u8>, ClientError> {
-        let key = root.strip_prefix("mlflow-artifacts:").ok_or_else(|| ClientError::Protocol {
-            endpoint: "download_artifact".into(),
-            reason: format!("artifact root {root} is not served by the tracking server"),
-        })?;
-        let url = format!(
-            "{}/api/2.0/mlflow-artifacts/artifacts/{}/{}",
-            self.base,
-            key.trim_matches('/'),
-            path.trim_matches('/')
-        );
+        let url = self.artifact_url(root, path, "download_artifact")?;
         let response = self
             .authorise(self.http.get(&url))
             .send()
