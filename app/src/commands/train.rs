@@ -100,20 +100,19 @@ struct Tracking {
 struct CliObserver {
     bar: ProgressBar,
     tracking: Option<Tracking>,
-    batch_size: usize,
     started: std::time::Instant,
     samples: usize,
 }
 
 impl TrainingObserver for CliObserver {
-    fn batch_finished(&mut self, epoch: usize, batch: usize, batches: usize, loss: f64) {
+    fn batch_finished(&mut self, epoch: usize, batch: usize, batches: usize, samples: usize, loss: f64) {
         if batch == 1 {
             self.bar.set_length(batches as u64);
             self.bar.set_position(0);
             self.started = std::time::Instant::now();
             self.samples = 0;
         }
-        self.samples += self.batch_size;
+        self.samples += samples;
         let rate = self.samples as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
         self.bar.set_message(format!("epoch {epoch} loss {loss:.4} {rate:.0} samples/s"));
         self.bar.inc(1);
@@ -294,13 +293,7 @@ pub async fn run(args: TrainArgs, settings: &Settings) -> anyhow::Result<()> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    let mut observer = CliObserver {
-        bar: bar.clone(),
-        tracking,
-        batch_size: spec.training.batch_size,
-        started: std::time::Instant::now(),
-        samples: 0,
-    };
+    let mut observer = CliObserver { bar: bar.clone(), tracking, started: std::time::Instant::now(), samples: 0 };
     let options = TrainOptions { checkpoint_dir: Some(out_dir.join("checkpoints")), resume };
     let device = default_device();
     let spec_for_thread = spec.clone();

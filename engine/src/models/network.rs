@@ -193,7 +193,7 @@ impl Network {
         }
     }
 
-    /// Every parameter's name and size, sorted by name.
+    /// How many numbers the network learns.
     pub fn parameter_count(&self) -> usize {
         self.varmap.all_vars().iter().map(|v| v.elem_count()).sum()
     }

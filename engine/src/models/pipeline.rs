@@ -166,12 +166,7 @@ fn test_result(
     network: &Network,
     outcome: &TrainingOutcome,
 ) -> Result<TestResult> {
-    let weights = super::loss::LossWeights {
-        class: spec.training.class_loss_weight,
-        returns: spec.training.return_loss_weight,
-        huber_delta: spec.training.huber_delta,
-        class_weights: outcome.class_weights,
-    };
+    let weights = train::loss_weights(&spec.training, outcome.class_weights);
     let data = &prepared.data;
     let test = &prepared.splits.test;
     let evaluation = train::evaluate(network, data, test, &weights, 256)?;

@@ -72,8 +72,8 @@ impl EpochRecord {
 /// Told about progress as training goes (the CLI logs to the tracking server from here).
 pub trait TrainingObserver {
     fn epoch_finished(&mut self, _record: &EpochRecord) {}
-    /// After each batch: epoch, batch, batches per epoch, running training loss.
-    fn batch_finished(&mut self, _epoch: usize, _batch: usize, _batches: usize, _loss: f64) {}
+    /// After each batch: epoch, batch, batches per epoch, samples in the batch, running loss.
+    fn batch_finished(&mut self, _epoch: usize, _batch: usize, _batches: usize, _samples: usize, _loss: f64) {}
 }
 
 /// An observer that ignores everything.
@@ -108,7 +108,8 @@ pub struct TrainingOutcome {
     pub class_weights: [f32; 3],
 }
 
-fn loss_weights(config: &TrainingConfig, class_weights: [f32; 3]) -> LossWeights {
+/// The loss settings of a training config with the class weights of its training split.
+pub fn loss_weights(config: &TrainingConfig, class_weights: [f32; 3]) -> LossWeights {
     LossWeights {
         class: config.class_loss_weight,
         returns: config.return_loss_weight,
@@ -227,7 +228,13 @@ pub fn train(
             sum_class += scalar(&parts.class)?;
             sum_return += scalar(&parts.returns)?;
             batches += 1;
-            observer.batch_finished(epoch + 1, b + 1, batches_per_epoch as usize, sum_total / batches as f64);
+            observer.batch_finished(
+                epoch + 1,
+                b + 1,
+                batches_per_epoch as usize,
+                chunk.len(),
+                sum_total / batches as f64,
+            );
         }
         let elapsed = started.elapsed().as_secs_f64();
         let validation = evaluate(network, data, &splits.validation, &weights, config.batch_size.max(256))?;
