@@ -70,7 +70,7 @@ impl PreparedBars {
     }
 
     #[inline(always)]
-    fn venue_bar(&self, i: usize) -> VenueBar {
+    pub(crate) fn venue_bar(&self, i: usize) -> VenueBar {
         VenueBar {
             index: i,
             ts: self.bars.ts[i],
@@ -255,7 +255,7 @@ fn fire_timers(
 
 /// Links every non-base currency to a pair among the instruments (EURUSD for EUR in a USD
 /// account, USDJPY inverted for JPY).
-fn link_fx_pairs(account: &mut Account, config: &BacktestConfig) {
+pub(crate) fn link_fx_pairs(account: &mut Account, config: &BacktestConfig) {
     let base = config.account.base_currency.clone();
     let currencies: Vec<String> =
         config.instruments.iter().map(|s| s.currency.clone()).filter(|c| *c != base).collect();

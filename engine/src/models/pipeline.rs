@@ -274,26 +274,7 @@ pub fn predict_bars(
     bars: &FloatBars,
     mc_passes: usize,
 ) -> Result<BarPredictions> {
-    let origin = Path::new("model.json [feature_spec_toml]").display().to_string();
-    let mut feature_spec = FeatureSpec::parse(&card.feature_spec_toml, &origin)?;
-    feature_spec.labels.clear();
-    let matrix = feature_spec.build_matrix(&[InstrumentBars { symbol, bars: bars.columns() }], "timestamp")?;
-    if matrix.feature_columns != card.feature_columns {
-        return Err(ModelError::Data(format!(
-            "the recomputed features ({}) are not the model's ({})",
-            matrix.feature_columns.join(", "),
-            card.feature_columns.join(", ")
-        )));
-    }
-    let data = SequenceData::from_matrix(
-        &matrix,
-        &bars.close,
-        None,
-        card.label.horizon(),
-        card.model.return_steps(),
-        card.shape.window,
-        Some(card.normaliser.clone()),
-    )?;
+    let data = model_windows(card, symbol, bars)?;
     let ends: Vec<usize> = data.window_ends();
     let mut prediction = uncertainty::Prediction::default();
     for chunk in ends.chunks(256) {
@@ -305,4 +286,29 @@ pub fn predict_bars(
         prediction.return_std.extend(p.return_std);
     }
     Ok(BarPredictions { times: ends.iter().map(|&t| data.times[t]).collect(), prediction })
+}
+
+/// The windows a saved model reads over new bars: the card's feature spec recomputed (labels
+/// dropped) and its normaliser applied; `window_ends()` lists the bars with a full window.
+pub fn model_windows(card: &ModelCard, symbol: &str, bars: &FloatBars) -> Result<SequenceData> {
+    let origin = Path::new("model.json [feature_spec_toml]").display().to_string();
+    let mut feature_spec = FeatureSpec::parse(&card.feature_spec_toml, &origin)?;
+    feature_spec.labels.clear();
+    let matrix = feature_spec.build_matrix(&[InstrumentBars { symbol, bars: bars.columns() }], "timestamp")?;
+    if matrix.feature_columns != card.feature_columns {
+        return Err(ModelError::Data(format!(
+            "the recomputed features ({}) are not the model's ({})",
+            matrix.feature_columns.join(", "),
+            card.feature_columns.join(", ")
+        )));
+    }
+    SequenceData::from_matrix(
+        &matrix,
+        &bars.close,
+        None,
+        card.label.horizon(),
+        card.model.return_steps(),
+        card.shape.window,
+        Some(card.normaliser.clone()),
+    )
 }

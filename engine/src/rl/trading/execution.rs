@@ -1,0 +1,86 @@
+//! Turning target weights into the venue's orders, shared by the environment and by the
+//! strategy that replays a policy through the backtest engine, so both trade identically.
+
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+
+use crate::backtest::account::Account;
+use crate::backtest::costs::{Fees, Slippage};
+use crate::backtest::strategy::{BarEvent, Context, Strategy};
+use crate::backtest::{OrderRequest, Quantity};
+use crate::domain::{Decimal, Side};
+
+/// Fraction of a target's notional kept back for the fill's costs, so that a fully invested
+/// cash account can pay its fees: the proportional fee plus the known slippage.
+pub fn cost_reserve(fees: &Fees, slippage: &Slippage, price: f64) -> f64 {
+    let slip = match slippage {
+        Slippage::None => 0.0,
+        Slippage::FixedBps { bps } => bps / 10_000.0,
+        Slippage::HalfSpread { spread } => spread.to_f64().unwrap_or(0.0) / 2.0 / price.max(f64::MIN_POSITIVE),
+        // Volatility-dependent slippage is not known before the fill: keep a quarter percent.
+        Slippage::VolatilityScaled { .. } | Slippage::SquareRootImpact { .. } => 0.0025,
+    };
+    fees.proportional_rate() + slip
+}
+
+/// Market orders (sells first, to free cash) that move `account` to `weights` of `equity` at
+/// `closes`, in whole lots.
+pub fn rebalance_orders(account: &Account, weights: &[f64], closes: &[f64], equity: f64) -> Vec<OrderRequest> {
+    let mut sells = Vec::new();
+    let mut buys = Vec::new();
+    for (k, (&w, &price)) in weights.iter().zip(closes).enumerate() {
+        let Some(spec) = account.spec(k) else { continue };
+        let multiplier = spec.multiplier.to_f64().unwrap_or(1.0);
+        let lot = spec.lot_size.to_f64().unwrap_or(1.0);
+        if !(price > 0.0 && equity > 0.0 && lot > 0.0) {
+            continue;
+        }
+        let reserve = cost_reserve(&spec.fees, &spec.slippage, price);
+        let units = w * equity * (1.0 - reserve) / (price * multiplier);
+        let lots = Decimal::from_f64((units / lot).trunc()).unwrap_or(Decimal::ZERO);
+        let target = lots * spec.lot_size;
+        let delta = target - account.position(k);
+        if delta.is_zero() {
+            continue;
+        }
+        let (side, quantity) = if delta.is_sign_positive() { (Side::Buy, delta) } else { (Side::Sell, -delta) };
+        let order = OrderRequest::market(k, side, Quantity::Units(quantity));
+        if side == Side::Sell { sells.push(order) } else { buys.push(order) }
+    }
+    sells.extend(buys);
+    sells
+}
+
+/// A strategy that holds given target weights from given bars on: a policy's decisions
+/// replayed through the backtest engine (one entry per bar of the aligned data; None: no change).
+pub struct TargetWeightsStrategy {
+    name: String,
+    weights: Vec<Option<Vec<f64>>>,
+    closes: Vec<f64>,
+    seen: Vec<Option<usize>>,
+}
+
+impl TargetWeightsStrategy {
+    pub fn new(name: impl Into<String>, weights: Vec<Option<Vec<f64>>>, instruments: usize) -> Self {
+        Self { name: name.into(), weights, closes: vec![0.0; instruments], seen: vec![None; instruments] }
+    }
+}
+
+impl Strategy for TargetWeightsStrategy {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn on_bar(&mut self, ctx: &mut Context<'_>, bar: &BarEvent) {
+        self.closes[bar.instrument] = bar.close;
+        self.seen[bar.instrument] = Some(bar.index);
+        // Decide once every instrument has this bar (the data are aligned).
+        if self.seen.iter().any(|s| *s != Some(bar.index)) {
+            return;
+        }
+        let Some(Some(weights)) = self.weights.get(bar.index) else { return };
+        let equity = ctx.account().mark_f64(&self.closes);
+        for order in rebalance_orders(ctx.account(), weights, &self.closes, equity) {
+            ctx.submit(order);
+        }
+    }
+}
