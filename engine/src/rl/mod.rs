@@ -3,7 +3,11 @@
 
 pub mod classic;
 pub mod env;
+pub mod nets;
+pub mod offpolicy;
 pub mod ppo;
+pub mod sac;
+pub mod td3;
 pub mod trading;
 pub mod vector;
 
