@@ -56,8 +56,10 @@ pub struct ReplayBuffer {
     actions: Vec<f32>,
     rewards: Vec<f32>,
     next_obs: Vec<f32>,
-    /// 1 where the episode terminated (not where it was truncated: that state has a future).
-    terminal: Vec<f32>,
+    /// The factor on the next state's value in the target: 0 where the episode terminated
+    /// (not where it was truncated: that state has a future), 1 otherwise, or γᵏ for k-step
+    /// transitions whose agents fold the discount in.
+    bootstrap: Vec<f32>,
 }
 
 /// A sampled minibatch as tensors.
@@ -66,7 +68,7 @@ pub struct Batch {
     pub actions: Tensor,
     pub rewards: Tensor,
     pub next_obs: Tensor,
-    pub terminal: Tensor,
+    pub bootstrap: Tensor,
 }
 
 impl ReplayBuffer {
@@ -81,7 +83,7 @@ impl ReplayBuffer {
             actions: Vec::new(),
             rewards: Vec::new(),
             next_obs: Vec::new(),
-            terminal: Vec::new(),
+            bootstrap: Vec::new(),
         }
     }
 
@@ -93,23 +95,25 @@ impl ReplayBuffer {
         self.len == 0
     }
 
-    pub fn push(&mut self, obs: &[f32], action: &[f32], reward: f64, next_obs: &[f32], terminal: bool) {
+    /// Stores a transition; returns its slot.
+    pub fn push(&mut self, obs: &[f32], action: &[f32], reward: f64, next_obs: &[f32], bootstrap: f32) -> usize {
         let slot = self.next_slot;
         if self.len < self.capacity {
             self.obs.extend_from_slice(obs);
             self.actions.extend_from_slice(action);
             self.rewards.push(reward as f32);
             self.next_obs.extend_from_slice(next_obs);
-            self.terminal.push(if terminal { 1.0 } else { 0.0 });
+            self.bootstrap.push(bootstrap);
             self.len += 1;
         } else {
             self.obs[slot * self.obs_dim..(slot + 1) * self.obs_dim].copy_from_slice(obs);
             self.actions[slot * self.act_dim..(slot + 1) * self.act_dim].copy_from_slice(action);
             self.rewards[slot] = reward as f32;
             self.next_obs[slot * self.obs_dim..(slot + 1) * self.obs_dim].copy_from_slice(next_obs);
-            self.terminal[slot] = if terminal { 1.0 } else { 0.0 };
+            self.bootstrap[slot] = bootstrap;
         }
         self.next_slot = (slot + 1) % self.capacity;
+        slot
     }
 
     /// `n` transitions drawn uniformly with replacement.
@@ -132,7 +136,7 @@ impl ReplayBuffer {
             actions: Tensor::from_vec(rows(&self.actions, self.act_dim), (n, self.act_dim), device)?,
             rewards: Tensor::from_vec(rows(&self.rewards, 1), n, device)?,
             next_obs: Tensor::from_vec(rows(&self.next_obs, self.obs_dim), (n, self.obs_dim), device)?,
-            terminal: Tensor::from_vec(rows(&self.terminal, 1), n, device)?,
+            bootstrap: Tensor::from_vec(rows(&self.bootstrap, 1), n, device)?,
         })
     }
 }
@@ -227,7 +231,7 @@ pub fn train_off_policy<E: Environment, L: ContinuousLearner>(
         };
         let outcome = env.step(&to_env_action(&action, &low, &high))?;
         episode_return += outcome.reward;
-        buffer.push(&obs, &action, outcome.reward, &outcome.observation, outcome.terminated);
+        buffer.push(&obs, &action, outcome.reward, &outcome.observation, if outcome.terminated { 0.0 } else { 1.0 });
         if outcome.terminated || outcome.truncated {
             let progress = OffPolicyProgress { steps: step + 1, episode_return, critic_loss, actor_loss };
             on_episode(&progress);

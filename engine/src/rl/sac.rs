@@ -16,7 +16,7 @@ use crate::models::layers::ParamFactory;
 use crate::models::optim::AdamW;
 
 /// SAC's own settings (the shared ones are in [`OffPolicyConfig`]).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SacConfig {
     #[serde(flatten)]
@@ -27,11 +27,6 @@ pub struct SacConfig {
     pub target_entropy: Option<f64>,
 }
 
-impl Default for SacConfig {
-    fn default() -> Self {
-        Self { common: OffPolicyConfig::default(), ent_coef: None, target_entropy: None }
-    }
-}
 
 const LOG_STD_MIN: f64 = -20.0;
 const LOG_STD_MAX: f64 = 2.0;
@@ -210,7 +205,7 @@ impl ContinuousLearner for SacAgent {
             let (next_action, next_log_prob) = self.sample(&batch.next_obs, &mut rng)?;
             let q_next = Self::q_min(&self.q1_target, &self.q2_target, &batch.next_obs, &next_action)?;
             let soft = (q_next - (next_log_prob * alpha)?)?;
-            let live = batch.terminal.affine(-1.0, 1.0)?;
+            let live = &batch.bootstrap;
             (&batch.rewards + (live * soft)?.affine(self.config.common.gamma, 0.0)?)?.detach()
         };
         let x = Tensor::cat(&[&batch.obs, &batch.actions], 1)?;

@@ -177,7 +177,7 @@ impl ContinuousLearner for Td3Agent {
             let next_action = (Self::policy(&self.actor_target, &batch.next_obs)? + smoothing)?.clamp(-1.0, 1.0)?;
             let x = Tensor::cat(&[&batch.next_obs, &next_action], 1)?;
             let q_next = self.q1_target.forward(&x)?.minimum(&self.q2_target.forward(&x)?)?.squeeze(1)?;
-            let live = batch.terminal.affine(-1.0, 1.0)?;
+            let live = &batch.bootstrap;
             (&batch.rewards + (live * q_next)?.affine(c.common.gamma, 0.0)?)?.detach()
         };
         let x = Tensor::cat(&[&batch.obs, &batch.actions], 1)?;
