@@ -57,6 +57,9 @@ enum Command {
     Train(commands::train::TrainArgs),
     /// Predict with a saved model: `predict --model DIR --data FILE [--mc-passes 20]`.
     Predict(commands::predict::PredictArgs),
+    /// Reinforcement learning: `rl train --spec experiments/specs/ppo_eurusd_hourly.toml`, `rl evaluate --agent DIR`.
+    #[command(subcommand)]
+    Rl(commands::rl::RlCommand),
     /// Backtest a strategy: `backtest --data FILE --strategy sma_cross --set fast=10`, or `backtest walk-forward`.
     Backtest(Box<commands::backtest::BacktestArgs>),
     /// Experiment tracking: `registry serve` runs the MLflow-compatible server.
@@ -110,6 +113,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Registry(cmd) => commands::registry::run(cmd, &settings).await,
             Command::Train(args) => commands::train::run(args, &settings).await,
             Command::Predict(args) => commands::predict::run(args, &settings).await,
+            Command::Rl(cmd) => commands::rl::run(cmd, &settings).await,
             Command::Serve(args) => commands::serve::run(args, &settings).await,
             Command::Users(cmd) => commands::users::run(cmd, &settings).await,
             Command::Config => {

@@ -104,7 +104,7 @@ fn replay_agrees(data: Vec<InstrumentData>, actions: ActionConfig, timing: FillT
     // Hold flat after the episode: the replay's last decision closes the positions the same
     // way the environment would have at its next step, so compare only the episode's bars.
     let prepared: Vec<PreparedBars> = e.market().bars.clone();
-    let mut strategy = TargetWeightsStrategy::new("replay", weights, n);
+    let mut strategy = TargetWeightsStrategy::new("replay", weights, n, e.config().rebalance_band);
     let result = run(&costs(n, timing), &prepared, &mut strategy).unwrap();
     let equity: Vec<f64> = result.equity_curve.iter().map(|s| s.equity).collect();
     // Log-return rewards (the default) add up to the log growth of the episode.

@@ -16,6 +16,7 @@ pub mod demo;
 pub mod features;
 pub mod predict;
 pub mod registry;
+pub mod rl;
 pub mod seed;
 pub mod serve;
 pub mod train;

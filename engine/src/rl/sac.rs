@@ -27,7 +27,6 @@ pub struct SacConfig {
     pub target_entropy: Option<f64>,
 }
 
-
 const LOG_STD_MIN: f64 = -20.0;
 const LOG_STD_MAX: f64 = 2.0;
 

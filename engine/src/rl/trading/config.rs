@@ -125,7 +125,7 @@ impl Default for ObservationConfig {
 }
 
 /// Everything about a trading environment except its data and costs.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TradingEnvConfig {
     pub observation: ObservationConfig,
@@ -136,4 +136,21 @@ pub struct TradingEnvConfig {
     /// Steps per training episode, started at a random bar of the split; None: one episode
     /// runs the whole split from its start (validation and test always run whole).
     pub episode_length: Option<usize>,
+    /// Changes of a position smaller than this fraction of equity are not traded (closing to
+    /// flat always is): holding a target does not mean trading every bar.
+    pub rebalance_band: f64,
+}
+
+impl Default for TradingEnvConfig {
+    fn default() -> Self {
+        Self {
+            observation: ObservationConfig::default(),
+            actions: ActionConfig::default(),
+            reward: RewardConfig::default(),
+            risk: RiskConfig::default(),
+            split: SplitFractions::default(),
+            episode_length: None,
+            rebalance_band: 0.05,
+        }
+    }
 }

@@ -23,8 +23,15 @@ pub fn cost_reserve(fees: &Fees, slippage: &Slippage, price: f64) -> f64 {
 }
 
 /// Market orders (sells first, to free cash) that move `account` to `weights` of `equity` at
-/// `closes`, in whole lots.
-pub fn rebalance_orders(account: &Account, weights: &[f64], closes: &[f64], equity: f64) -> Vec<OrderRequest> {
+/// `closes`, in whole lots. A change smaller than `band` × equity is not traded (a held
+/// position drifts with its price instead of being topped up every bar), except a close to flat.
+pub fn rebalance_orders(
+    account: &Account,
+    weights: &[f64],
+    closes: &[f64],
+    equity: f64,
+    band: f64,
+) -> Vec<OrderRequest> {
     let mut sells = Vec::new();
     let mut buys = Vec::new();
     for (k, (&w, &price)) in weights.iter().zip(closes).enumerate() {
@@ -42,6 +49,10 @@ pub fn rebalance_orders(account: &Account, weights: &[f64], closes: &[f64], equi
         if delta.is_zero() {
             continue;
         }
+        let change = delta.to_f64().unwrap_or(0.0).abs() * price * multiplier;
+        if !target.is_zero() && change < band * equity {
+            continue;
+        }
         let (side, quantity) = if delta.is_sign_positive() { (Side::Buy, delta) } else { (Side::Sell, -delta) };
         let order = OrderRequest::market(k, side, Quantity::Units(quantity));
         if side == Side::Sell { sells.push(order) } else { buys.push(order) }
@@ -54,14 +65,16 @@ pub fn rebalance_orders(account: &Account, weights: &[f64], closes: &[f64], equi
 /// replayed through the backtest engine (one entry per bar of the aligned data; None: no change).
 pub struct TargetWeightsStrategy {
     name: String,
+    band: f64,
     weights: Vec<Option<Vec<f64>>>,
     closes: Vec<f64>,
     seen: Vec<Option<usize>>,
 }
 
 impl TargetWeightsStrategy {
-    pub fn new(name: impl Into<String>, weights: Vec<Option<Vec<f64>>>, instruments: usize) -> Self {
-        Self { name: name.into(), weights, closes: vec![0.0; instruments], seen: vec![None; instruments] }
+    /// `band` as in [`rebalance_orders`] (the environment's `rebalance_band`).
+    pub fn new(name: impl Into<String>, weights: Vec<Option<Vec<f64>>>, instruments: usize, band: f64) -> Self {
+        Self { name: name.into(), band, weights, closes: vec![0.0; instruments], seen: vec![None; instruments] }
     }
 }
 
@@ -79,7 +92,7 @@ impl Strategy for TargetWeightsStrategy {
         }
         let Some(Some(weights)) = self.weights.get(bar.index) else { return };
         let equity = ctx.account().mark_f64(&self.closes);
-        for order in rebalance_orders(ctx.account(), weights, &self.closes, equity) {
+        for order in rebalance_orders(ctx.account(), weights, &self.closes, equity, self.band) {
             ctx.submit(order);
         }
     }

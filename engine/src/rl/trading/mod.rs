@@ -93,6 +93,9 @@ impl TradingEnv {
                 market.split_range(Split::Train).len()
             )));
         }
+        if !(0.0..1.0).contains(&config.rebalance_band) {
+            return Err(RlError::Invalid(format!("rebalance_band {} must be in [0, 1)", config.rebalance_band)));
+        }
         let r = &config.risk;
         if !(r.max_position > 0.0 && r.max_leverage > 0.0) {
             return Err(RlError::Invalid("risk: max_position and max_leverage must be positive".into()));
@@ -150,6 +153,11 @@ impl TradingEnv {
 
     pub fn market(&self) -> &MarketData {
         &self.market
+    }
+
+    /// The account, venue and instrument terms it trades under.
+    pub fn costs(&self) -> &BacktestConfig {
+        &self.costs
     }
 
     pub fn config(&self) -> &TradingEnvConfig {
@@ -384,7 +392,9 @@ impl Environment for TradingEnv {
         let now = Timestamp::from_nanos(self.market.bars[0].ts[t]);
         let equity_before = ep.equity;
         let drawdown_before = 1.0 - ep.equity / ep.peak;
-        for order in rebalance_orders(ep.venue.account(), &weights, &self.closes, equity_before) {
+        for order in
+            rebalance_orders(ep.venue.account(), &weights, &self.closes, equity_before, self.config.rebalance_band)
+        {
             ep.venue.submit(order, now);
         }
         self.decisions.push((t, weights));
@@ -430,7 +440,7 @@ impl Environment for TradingEnv {
             // Close everything at the stop bar (fills at once with close timing).
             let zero = vec![0.0; self.closes.len()];
             let ts = Timestamp::from_nanos(self.market.bars[0].ts[next]);
-            for order in rebalance_orders(ep.venue.account(), &zero, &self.closes, equity) {
+            for order in rebalance_orders(ep.venue.account(), &zero, &self.closes, equity, 0.0) {
                 ep.venue.submit(order, ts);
             }
             self.settle();
