@@ -1,19 +1,21 @@
 //! PPO for discrete actions (Schulman et al. 2017, as Stable-Baselines3 implements it): clipped
-//! objective, GAE, value loss, entropy bonus, minibatch epochs over vectorised rollouts,
-//! time-limit bootstrapping, linear learning-rate and clip-range schedules.
+//! objective, GAE, value loss (optionally clipped), entropy bonus, minibatch epochs over
+//! vectorised rollouts, time-limit bootstrapping, observation and reward normalisation, linear
+//! learning-rate and clip-range schedules.
 
 use candle_core::{D, Device, Tensor};
-use candle_nn::{Linear, VarMap};
+use candle_nn::VarMap;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::env::{Action, Environment, RlError, Space};
+use super::nets::{Activation, Mlp, WeightInit};
 use super::vector::VecEnv;
 use crate::models::ModelError;
-use crate::models::fused_ops::{softmax_last_dim, tanh};
-use crate::models::layers::{Init, ParamFactory, apply};
+use crate::models::fused_ops::softmax_last_dim;
+use crate::models::layers::{Init, ParamFactory};
 use crate::models::optim::AdamW;
 
 /// Hyperparameters; the defaults are RL Zoo's for CartPole-v1.
@@ -36,6 +38,13 @@ pub struct PpoConfig {
     pub hidden: Vec<usize>,
     pub total_steps: usize,
     pub seed: u64,
+    /// Scale observations by their running mean and variance (SB3's VecNormalize), clipped
+    /// to ±10; the statistics are saved with the agent.
+    pub normalize_observations: bool,
+    /// Scale rewards by the running standard deviation of the discounted return, clipped to ±10.
+    pub normalize_rewards: bool,
+    /// Clip the new value prediction to within this distance of the old one (None: no clipping).
+    pub clip_range_vf: Option<f64>,
 }
 
 impl Default for PpoConfig {
@@ -56,47 +65,41 @@ impl Default for PpoConfig {
             hidden: vec![64, 64],
             total_steps: 100_000,
             seed: 0,
+            normalize_observations: false,
+            normalize_rewards: false,
+            clip_range_vf: None,
         }
     }
 }
 
-/// A tanh MLP.
-struct Mlp {
-    layers: Vec<Linear>,
+/// Running mean and variance (Chan et al.'s parallel update, as SB3's RunningMeanStd).
+#[derive(Clone, Debug)]
+struct RunningStats {
+    mean: Vec<f64>,
+    var: Vec<f64>,
+    count: f64,
 }
 
-impl Mlp {
-    /// Orthogonal init as Stable-Baselines3: gain √2 on hidden layers, `out_gain` on the last.
-    fn new(
-        inputs: usize,
-        hidden: &[usize],
-        outputs: usize,
-        out_gain: f64,
-        params: &ParamFactory,
-    ) -> Result<Self, ModelError> {
-        let mut layers = Vec::new();
-        let mut width = inputs;
-        let sizes: Vec<usize> = hidden.iter().copied().chain([outputs]).collect();
-        for (k, &size) in sizes.iter().enumerate() {
-            let gain = if k + 1 == sizes.len() { out_gain } else { std::f64::consts::SQRT_2 };
-            let p = params.sub(&format!("l{k}"));
-            let weight = p.get("weight", &[size, width], Init::Orthogonal(gain))?;
-            let bias = p.get("bias", &[size], Init::Const(0.0))?;
-            layers.push(Linear::new(weight, Some(bias)));
-            width = size;
-        }
-        Ok(Self { layers })
+impl RunningStats {
+    fn new(dim: usize) -> Self {
+        Self { mean: vec![0.0; dim], var: vec![1.0; dim], count: 1e-4 }
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor, ModelError> {
-        let mut h = x.clone();
-        for (k, layer) in self.layers.iter().enumerate() {
-            h = apply(layer, &h)?;
-            if k + 1 < self.layers.len() {
-                h = tanh(&h)?;
-            }
+    fn update(&mut self, rows: &[Vec<f32>]) {
+        let n = rows.len() as f64;
+        if n == 0.0 {
+            return;
         }
-        Ok(h)
+        for j in 0..self.mean.len() {
+            let batch_mean = rows.iter().map(|r| f64::from(r[j])).sum::<f64>() / n;
+            let batch_var = rows.iter().map(|r| (f64::from(r[j]) - batch_mean).powi(2)).sum::<f64>() / n;
+            let delta = batch_mean - self.mean[j];
+            let total = self.count + n;
+            self.mean[j] += delta * n / total;
+            let m2 = self.var[j] * self.count + batch_var * n + delta * delta * self.count * n / total;
+            self.var[j] = m2 / total;
+        }
+        self.count += n;
     }
 }
 
@@ -105,6 +108,8 @@ pub struct PpoAgent {
     policy: Mlp,
     value: Mlp,
     pub varmap: VarMap,
+    /// Observation statistics when normalising (kept in the store too, so they are saved).
+    obs_stats: Option<std::sync::Mutex<RunningStats>>,
     obs_dim: usize,
     actions: usize,
     device: Device,
@@ -131,18 +136,89 @@ impl PpoAgent {
     ) -> Result<Self, ModelError> {
         let varmap = VarMap::new();
         let params = ParamFactory::new(varmap.clone(), seed, device.clone());
+        let mlp = |outputs: usize, gain: f64, name: &str| {
+            Mlp::new(
+                obs_dim,
+                hidden,
+                outputs,
+                Activation::Tanh,
+                WeightInit::Orthogonal { output_gain: gain },
+                &params.sub(name),
+            )
+        };
         Ok(Self {
-            policy: Mlp::new(obs_dim, hidden, actions, 0.01, &params.sub("policy"))?,
-            value: Mlp::new(obs_dim, hidden, 1, 1.0, &params.sub("value"))?,
+            policy: mlp(actions, 0.01, "policy")?,
+            value: mlp(1, 1.0, "value")?,
             varmap,
+            obs_stats: None,
             obs_dim,
             actions,
             device: device.clone(),
         })
     }
 
+    /// An agent for `config`: its networks, and observation statistics when it normalises.
+    pub fn for_config(obs_dim: usize, actions: usize, config: &PpoConfig, device: &Device) -> Result<Self, ModelError> {
+        let mut agent = Self::new(obs_dim, actions, &config.hidden, config.seed, device)?;
+        if config.normalize_observations {
+            let params = ParamFactory::new(agent.varmap.clone(), config.seed, device.clone()).sub("obs_norm");
+            params.get("mean", &[obs_dim], Init::Const(0.0))?;
+            params.get("var", &[obs_dim], Init::Const(1.0))?;
+            agent.obs_stats = Some(std::sync::Mutex::new(RunningStats::new(obs_dim)));
+        }
+        Ok(agent)
+    }
+
+    fn stats_vars(&self) -> Result<Option<(candle_core::Var, candle_core::Var)>, ModelError> {
+        let data = self.varmap.data().lock().map_err(|_| ModelError::Data("parameter store poisoned".into()))?;
+        Ok(match (data.get("obs_norm.mean"), data.get("obs_norm.var")) {
+            (Some(m), Some(v)) => Some((m.clone(), v.clone())),
+            _ => None,
+        })
+    }
+
+    /// Copies the observation statistics into the parameter store (before saving).
+    pub fn store_normaliser(&self) -> Result<(), ModelError> {
+        if let (Some(stats), Some((m, v))) = (&self.obs_stats, self.stats_vars()?) {
+            let s = stats.lock().map_err(|_| ModelError::Data("statistics poisoned".into()))?.clone();
+            m.set(&Tensor::from_vec(
+                s.mean.iter().map(|x| *x as f32).collect::<Vec<_>>(),
+                self.obs_dim,
+                &self.device,
+            )?)?;
+            v.set(&Tensor::from_vec(s.var.iter().map(|x| *x as f32).collect::<Vec<_>>(), self.obs_dim, &self.device)?)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the observation statistics back from the parameter store (after loading).
+    pub fn restore_normaliser(&self) -> Result<(), ModelError> {
+        if let (Some(stats), Some((m, v))) = (&self.obs_stats, self.stats_vars()?) {
+            let mut s = stats.lock().map_err(|_| ModelError::Data("statistics poisoned".into()))?;
+            s.mean = m.as_tensor().to_vec1::<f32>()?.into_iter().map(f64::from).collect();
+            s.var = v.as_tensor().to_vec1::<f32>()?.into_iter().map(f64::from).collect();
+        }
+        Ok(())
+    }
+
+    fn observe_stats(&self, obs: &[Vec<f32>]) {
+        if let Some(stats) = &self.obs_stats
+            && let Ok(mut s) = stats.lock()
+        {
+            s.update(obs);
+        }
+    }
+
     fn batch(&self, obs: &[Vec<f32>]) -> Result<Tensor, ModelError> {
-        let flat: Vec<f32> = obs.iter().flatten().copied().collect();
+        let mut flat: Vec<f32> = obs.iter().flatten().copied().collect();
+        if let Some(stats) = &self.obs_stats {
+            let s = stats.lock().map_err(|_| ModelError::Data("statistics poisoned".into()))?;
+            for row in flat.chunks_mut(self.obs_dim) {
+                for (j, x) in row.iter_mut().enumerate() {
+                    *x = ((f64::from(*x) - s.mean[j]) / (s.var[j] + 1e-8).sqrt()).clamp(-10.0, 10.0) as f32;
+                }
+            }
+        }
         Ok(Tensor::from_vec(flat, (obs.len(), self.obs_dim), &self.device)?)
     }
 
@@ -184,6 +260,8 @@ impl PpoAgent {
         let mut opt = AdamW::new(&self.varmap, config.learning_rate, 0.0)?.with_eps(1e-5);
         let mut obs = venv.reset();
         let mut episode_returns = vec![0.0f64; n_envs];
+        let mut discounted = vec![0.0f64; n_envs];
+        let mut return_stats = RunningStats::new(1);
         let mut finished: std::collections::VecDeque<f64> = std::collections::VecDeque::new();
         let mut history = Vec::with_capacity(updates);
         for update in 0..updates {
@@ -197,6 +275,7 @@ impl PpoAgent {
             let mut b_rew = Vec::with_capacity(rollout);
             let mut b_done = Vec::with_capacity(rollout);
             for _ in 0..config.n_steps {
+                self.observe_stats(&obs);
                 let (probs, values) = self.evaluate(&self.batch(&obs)?)?;
                 let probs: Vec<Vec<f32>> = probs.to_vec2()?;
                 let values: Vec<f32> = values.to_vec1()?;
@@ -227,6 +306,14 @@ impl PpoAgent {
                 for i in 0..n_envs {
                     let s = &step.steps[i];
                     let mut reward = s.reward;
+                    if config.normalize_rewards {
+                        discounted[i] = discounted[i] * config.gamma + s.reward;
+                        return_stats.update(&[vec![discounted[i] as f32]]);
+                        reward = (reward / (return_stats.var[0] + 1e-8).sqrt()).clamp(-10.0, 10.0);
+                        if s.terminated || s.truncated {
+                            discounted[i] = 0.0;
+                        }
+                    }
                     if let Some(k) = truncated.iter().position(|&j| j == i) {
                         reward += config.gamma * f64::from(bootstrap[k]);
                     }
@@ -273,6 +360,7 @@ impl PpoAgent {
                         &b_obs,
                         &b_act,
                         &b_logp,
+                        &b_val,
                         &advantages,
                         &returns,
                         clip,
@@ -299,6 +387,7 @@ impl PpoAgent {
             on_update(&progress);
             history.push(progress);
         }
+        self.store_normaliser()?;
         Ok(history)
     }
 
@@ -309,6 +398,7 @@ impl PpoAgent {
         b_obs: &[Vec<f32>],
         b_act: &[usize],
         b_logp: &[f64],
+        b_val: &[f64],
         advantages: &[f64],
         returns: &[f64],
         clip: f64,
@@ -339,6 +429,14 @@ impl PpoAgent {
         let clipped = (ratio.clamp(1.0 - clip, 1.0 + clip)? * &adv)?;
         let policy_loss = unclipped.minimum(&clipped)?.mean_all()?.neg()?;
         let values = self.value.forward(&x)?.squeeze(1)?;
+        // SB3's value clipping: the prediction may move at most clip_range_vf from the old value.
+        let values = match config.clip_range_vf {
+            Some(c) => {
+                let old = Tensor::from_vec(chunk.iter().map(|&k| b_val[k] as f32).collect::<Vec<_>>(), n, dev)?;
+                (&old + (values - &old)?.clamp(-c, c)?)?
+            }
+            None => values,
+        };
         let value_loss = (values - ret)?.sqr()?.mean_all()?;
         let entropy = (log_probs.exp()? * &log_probs)?.sum(D::Minus1)?.neg()?.mean_all()?;
         let loss = ((&policy_loss + (&value_loss * config.vf_coef)?)? - (&entropy * config.ent_coef)?)?;
@@ -380,5 +478,66 @@ pub enum PpoError {
 impl From<candle_core::Error> for PpoError {
     fn from(e: candle_core::Error) -> Self {
         Self::Model(ModelError::Candle(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rl::classic::CartPole;
+
+    #[test]
+    fn running_statistics_equal_the_moments_of_everything_seen() {
+        let rows: Vec<Vec<f32>> = (0..50).map(|i| vec![i as f32, (i * i) as f32 / 10.0]).collect();
+        let mut s = RunningStats::new(2);
+        for chunk in rows.chunks(7) {
+            s.update(chunk);
+        }
+        for j in 0..2 {
+            let v: Vec<f64> = rows.iter().map(|r| f64::from(r[j])).collect();
+            let mean = v.iter().sum::<f64>() / 50.0;
+            let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 50.0;
+            // The 1e-4 prior count (as SB3) moves the figures by about that fraction.
+            assert!((s.mean[j] - mean).abs() < 1e-4 * mean.abs().max(1.0), "{} vs {mean}", s.mean[j]);
+            assert!((s.var[j] - var).abs() < 1e-4 * var.max(1.0), "{} vs {var}", s.var[j]);
+        }
+    }
+
+    #[test]
+    fn a_normalising_agent_saves_and_restores_its_statistics() {
+        let config = PpoConfig {
+            total_steps: 512,
+            normalize_observations: true,
+            normalize_rewards: true,
+            clip_range_vf: Some(0.2),
+            ..PpoConfig::default()
+        };
+        let agent = PpoAgent::for_config(4, 2, &config, &Device::Cpu).unwrap();
+        let envs = (0..config.n_envs).map(|_| CartPole::new()).collect();
+        let history = agent.train(envs, &config, |_| {}).unwrap();
+        assert!(history.iter().all(|h| h.value_loss.is_finite() && h.policy_loss.is_finite()));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ppo.safetensors");
+        crate::rl::nets::save_stores(&path, &[("ppo", &agent.varmap)]).unwrap();
+        let stats = agent.obs_stats.as_ref().unwrap().lock().unwrap().clone();
+        assert!(stats.count > 500.0 && stats.var.iter().all(|v| *v > 0.0 && *v != 1.0));
+        let loaded = PpoAgent::for_config(4, 2, &PpoConfig { seed: 99, ..config.clone() }, &Device::Cpu).unwrap();
+        crate::rl::nets::load_stores(&path, &[("ppo", &loaded.varmap)], &Device::Cpu).unwrap();
+        loaded.restore_normaliser().unwrap();
+        let restored = loaded.obs_stats.as_ref().unwrap().lock().unwrap().clone();
+        for j in 0..4 {
+            assert!((restored.mean[j] - stats.mean[j]).abs() < 1e-5 * stats.mean[j].abs().max(1.0));
+        }
+        let mut env = CartPole::new();
+        let mut obs = env.reset(5);
+        for _ in 0..50 {
+            let a = agent.act_greedy(&obs).unwrap();
+            assert_eq!(a, loaded.act_greedy(&obs).unwrap());
+            let step = env.step(&Action::Discrete(a)).unwrap();
+            if step.terminated || step.truncated {
+                break;
+            }
+            obs = step.observation;
+        }
     }
 }

@@ -103,7 +103,7 @@ pub fn new_agent(spec: &RlSpec, env: &TradingEnv, device: &Device) -> Result<Tra
     let (low, high) = box_bounds(&space);
     Ok(match (spec.algorithm, &space) {
         (Algorithm::Ppo, Space::Discrete(n)) => {
-            TrainedAgent::Ppo(PpoAgent::new(obs_dim, *n, &spec.ppo.hidden, spec.seed, device)?)
+            TrainedAgent::Ppo(PpoAgent::for_config(obs_dim, *n, &spec.ppo, device)?)
         }
         (Algorithm::Rainbow, Space::Discrete(n)) => {
             TrainedAgent::Rainbow(Box::new(RainbowAgent::new(obs_dim, *n, &spec.rainbow, device)?))
@@ -284,7 +284,10 @@ pub fn load_agent(dir: &Path, spec: &RlSpec, env: &TradingEnv, device: &Device) 
     let agent = new_agent(spec, env, device)?;
     let weights = dir.join(AGENT_WEIGHTS);
     match &agent {
-        TrainedAgent::Ppo(a) => super::nets::load_stores(&weights, &[("ppo", &a.varmap)], device)?,
+        TrainedAgent::Ppo(a) => {
+            super::nets::load_stores(&weights, &[("ppo", &a.varmap)], device)?;
+            a.restore_normaliser()?;
+        }
         TrainedAgent::Sac(p) => p.learner.load(&weights)?,
         TrainedAgent::Td3(p) => p.learner.load(&weights)?,
         TrainedAgent::Rainbow(a) => a.load(&weights)?,
