@@ -19,7 +19,7 @@ use engine::rl::spec::RlSpec;
 use engine::rl::trading::{EpisodeStats, InstrumentData, Split, TargetWeightsStrategy, TradingEnv};
 use registry::client::MetricPoint;
 
-use super::train::tracking_client;
+use super::train::{experiment_id, log_and_register, tracking_client};
 use super::{open_catalog, progress};
 
 #[derive(Subcommand, Debug)]
@@ -184,10 +184,7 @@ async fn run_train(args: RlTrainArgs, settings: &Settings) -> anyhow::Result<()>
         None
     } else {
         let client = tracking_client(args.tracking_uri.as_deref(), settings).await?;
-        let experiment_id = match client.experiment_id_by_name(&spec.registry.experiment).await? {
-            Some(id) => id,
-            None => client.create_experiment(&spec.registry.experiment).await?,
-        };
+        let experiment_id = experiment_id(&client, &spec.registry.experiment).await?;
         let seed = spec.seed.to_string();
         let code = engine::models::checkpoint::code_version();
         let origin = args.spec.display().to_string();
@@ -280,14 +277,8 @@ async fn run_train(args: RlTrainArgs, settings: &Settings) -> anyhow::Result<()>
         let points: Vec<MetricPoint> =
             metrics.into_iter().map(|(key, value)| MetricPoint { key, value, timestamp_ms: now, step }).collect();
         client.log_batch(&run_id, &[], &points, &[]).await?;
-        for file in [AGENT_WEIGHTS, AGENT_CARD] {
-            let bytes = std::fs::read(out_dir.join(file)).with_context(|| format!("reading {file}"))?;
-            client.log_artifact(&run_id, &format!("agent/{file}"), bytes).await?;
-        }
-        let run = client.get_run(&run_id).await?;
-        let root = run["info"]["artifact_uri"].as_str().unwrap_or_default().to_string();
-        let version = client.register_model(&spec.registry.model_name, &format!("{root}/agent"), &run_id).await?;
-        client.set_terminated(&run_id, "FINISHED").await?;
+        let files = [AGENT_WEIGHTS, AGENT_CARD];
+        let version = log_and_register(&client, &run_id, &out_dir, &files, "agent", &spec.registry.model_name).await?;
         outln!("registered {} version {version} (run {run_id})", spec.registry.model_name);
     }
     Ok(())

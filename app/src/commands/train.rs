@@ -183,6 +183,35 @@ fn spec_params(spec: &ExperimentSpec, prepared: &PreparedData) -> Vec<(String, S
     out
 }
 
+/// The id of the experiment `name`, created when missing.
+pub async fn experiment_id(client: &MlflowClient, name: &str) -> anyhow::Result<String> {
+    Ok(match client.experiment_id_by_name(name).await? {
+        Some(id) => id,
+        None => client.create_experiment(name).await?,
+    })
+}
+
+/// Logs `files` of `dir` as artifacts under `folder/`, registers that folder as a new version
+/// of `model_name` and marks the run finished; returns the version.
+pub async fn log_and_register(
+    client: &MlflowClient,
+    run_id: &str,
+    dir: &Path,
+    files: &[&str],
+    folder: &str,
+    model_name: &str,
+) -> anyhow::Result<String> {
+    for file in files {
+        let bytes = std::fs::read(dir.join(file)).with_context(|| format!("reading {file}"))?;
+        client.log_artifact(run_id, &format!("{folder}/{file}"), bytes).await?;
+    }
+    let run = client.get_run(run_id).await?;
+    let root = run["info"]["artifact_uri"].as_str().unwrap_or_default().to_string();
+    let version = client.register_model(model_name, &format!("{root}/{folder}"), run_id).await?;
+    client.set_terminated(run_id, "FINISHED").await?;
+    Ok(version)
+}
+
 /// The tracking server: the one named, or the registry over this configuration's database
 /// served from this process on a free local port.
 pub async fn tracking_client(tracking_uri: Option<&str>, settings: &Settings) -> anyhow::Result<MlflowClient> {
@@ -254,10 +283,7 @@ pub async fn run(args: TrainArgs, settings: &Settings) -> anyhow::Result<()> {
         None
     } else {
         let client = tracking_client(args.tracking_uri.as_deref(), settings).await?;
-        let experiment_id = match client.experiment_id_by_name(&spec.registry.experiment).await? {
-            Some(id) => id,
-            None => client.create_experiment(&spec.registry.experiment).await?,
-        };
+        let experiment_id = experiment_id(&client, &spec.registry.experiment).await?;
         let seed = spec.seed.to_string();
         let code = engine::models::checkpoint::code_version();
         let origin = spec_path.display().to_string();
@@ -370,14 +396,8 @@ async fn finish_tracking(
         .map(|(k, v)| MetricPoint { key: k.clone(), value: *v, timestamp_ms: now, step })
         .collect();
     t.client.log_batch(&t.run_id, &[], &points, &[]).await?;
-    for file in [engine::models::checkpoint::WEIGHTS, engine::models::checkpoint::CARD] {
-        let bytes = std::fs::read(model_dir.join(file)).with_context(|| format!("reading {file}"))?;
-        t.client.log_artifact(&t.run_id, &format!("model/{file}"), bytes).await?;
-    }
-    let run = t.client.get_run(&t.run_id).await?;
-    let root = run["info"]["artifact_uri"].as_str().unwrap_or_default().to_string();
-    let version = t.client.register_model(&spec.registry.model_name, &format!("{root}/model"), &t.run_id).await?;
-    t.client.set_terminated(&t.run_id, "FINISHED").await?;
+    let files = [engine::models::checkpoint::WEIGHTS, engine::models::checkpoint::CARD];
+    let version = log_and_register(&t.client, &t.run_id, model_dir, &files, "model", &spec.registry.model_name).await?;
     if t.failures > 0 {
         outln!("warning: {} epoch(s) could not be logged to the tracking server", t.failures);
     }

@@ -258,25 +258,31 @@ impl ExperimentSpec {
     /// The data files, relative paths taken from the working directory first, then from the
     /// spec's folder and its parents (so specs run from the repository root or beside it).
     pub fn data_paths(&self) -> Vec<PathBuf> {
-        let Some(paths) = &self.data.path else { return Vec::new() };
-        paths
-            .items()
-            .into_iter()
-            .map(|p| {
-                let path = PathBuf::from(&p);
-                if path.is_absolute() || path.exists() {
-                    return path;
-                }
-                let mut dir = self.origin.parent();
-                while let Some(d) = dir {
-                    let candidate = d.join(&path);
-                    if candidate.exists() {
-                        return candidate;
-                    }
-                    dir = d.parent();
-                }
-                path
-            })
-            .collect()
+        resolve_data_paths(self.data.path.as_ref(), &self.origin)
     }
+}
+
+/// Data files named in a spec at `origin`: relative paths from the working directory first,
+/// then from the spec's folder and its parents.
+pub fn resolve_data_paths(paths: Option<&OneOrMany>, origin: &Path) -> Vec<PathBuf> {
+    let Some(paths) = paths else { return Vec::new() };
+    paths
+        .items()
+        .into_iter()
+        .map(|p| {
+            let path = PathBuf::from(&p);
+            if path.is_absolute() || path.exists() {
+                return path;
+            }
+            let mut dir = origin.parent();
+            while let Some(d) = dir {
+                let candidate = d.join(&path);
+                if candidate.exists() {
+                    return candidate;
+                }
+                dir = d.parent();
+            }
+            path
+        })
+        .collect()
 }

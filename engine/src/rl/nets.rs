@@ -82,6 +82,11 @@ impl Mlp {
     }
 }
 
+/// A Q-network of (observation, action) pairs for the continuous-action agents.
+pub fn critic(obs_dim: usize, act_dim: usize, hidden: &[usize], params: &ParamFactory) -> Result<Mlp, ModelError> {
+    Mlp::new(obs_dim + act_dim, hidden, 1, Activation::Relu, WeightInit::PyTorch, params)
+}
+
 /// Rows of observations as a [rows, dim] tensor.
 pub fn rows_tensor(rows: &[&[f32]], dim: usize, device: &Device) -> Result<Tensor, ModelError> {
     let mut flat = Vec::with_capacity(rows.len() * dim);

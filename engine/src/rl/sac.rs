@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
-use super::nets::{Activation, Mlp, WeightInit, load_stores, polyak_update, rows_tensor, save_stores};
+use super::nets::{Activation, Mlp, WeightInit, critic, load_stores, polyak_update, rows_tensor, save_stores};
 use super::offpolicy::{Batch, ContinuousLearner, OffPolicyConfig};
 use crate::models::ModelError;
 use crate::models::layers::ParamFactory;
@@ -51,10 +51,6 @@ pub struct SacAgent {
     device: Device,
     /// Noise for the policy's samples inside updates (exploration noise comes from the caller).
     update_rng: ChaCha8Rng,
-}
-
-fn critic(obs_dim: usize, act_dim: usize, hidden: &[usize], params: &ParamFactory) -> Result<Mlp, ModelError> {
-    Mlp::new(obs_dim + act_dim, hidden, 1, Activation::Relu, WeightInit::PyTorch, params)
 }
 
 impl SacAgent {

@@ -15,7 +15,7 @@ use crate::backtest::{AccountConfig, BacktestConfig, FillTiming, InstrumentSpec,
 use crate::domain::Decimal;
 use crate::features::FeatureSpec;
 use crate::models::ModelError;
-use crate::models::spec::{OneOrMany, RegistrySection};
+use crate::models::spec::{OneOrMany, RegistrySection, resolve_data_paths};
 
 /// The learning algorithm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,23 +110,6 @@ impl CostsSection {
     }
 }
 
-/// How the trained agent is judged.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct EvaluationSection {
-    /// Training stops early when the validation split's Sharpe has not improved for this many
-    /// evaluations (0: never); the best agent is kept.
-    pub patience: usize,
-    /// Environment steps between validation evaluations.
-    pub every_steps: usize,
-}
-
-impl Default for EvaluationSection {
-    fn default() -> Self {
-        Self { patience: 0, every_steps: 10_000 }
-    }
-}
-
 #[derive(Clone, Debug)]
 pub struct RlSpec {
     pub origin: PathBuf,
@@ -143,11 +126,10 @@ pub struct RlSpec {
     pub sac: SacConfig,
     pub td3: Td3Config,
     pub rainbow: RainbowConfig,
-    pub evaluation: EvaluationSection,
     pub registry: RegistrySection,
 }
 
-const KNOWN: [&str; 14] = [
+const KNOWN: [&str; 13] = [
     "name",
     "seed",
     "algorithm",
@@ -159,7 +141,6 @@ const KNOWN: [&str; 14] = [
     "sac",
     "td3",
     "rainbow",
-    "evaluation",
     "registry",
     "total_steps",
 ];
@@ -272,7 +253,6 @@ impl RlSpec {
             sac,
             td3,
             rainbow,
-            evaluation: section(&table, "evaluation", &file)?,
             registry,
         })
     }
@@ -289,25 +269,6 @@ impl RlSpec {
 
     /// Data files, relative to the working directory, else to the spec's folder or its parents.
     pub fn data_paths(&self) -> Vec<PathBuf> {
-        let Some(paths) = &self.data.path else { return Vec::new() };
-        paths
-            .items()
-            .into_iter()
-            .map(|p| {
-                let path = PathBuf::from(&p);
-                if path.is_absolute() || path.exists() {
-                    return path;
-                }
-                let mut dir = self.origin.parent();
-                while let Some(d) = dir {
-                    let candidate = d.join(&path);
-                    if candidate.exists() {
-                        return candidate;
-                    }
-                    dir = d.parent();
-                }
-                path
-            })
-            .collect()
+        resolve_data_paths(self.data.path.as_ref(), &self.origin)
     }
 }

@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
-use super::nets::{Activation, Mlp, WeightInit, load_stores, polyak_update, rows_tensor, save_stores};
+use super::nets::{Activation, Mlp, WeightInit, critic, load_stores, polyak_update, rows_tensor, save_stores};
 use super::offpolicy::{Batch, ContinuousLearner, OffPolicyConfig};
 use crate::models::ModelError;
 use crate::models::fused_ops::tanh;
@@ -78,10 +78,6 @@ pub struct Td3Agent {
     updates: usize,
     device: Device,
     update_rng: ChaCha8Rng,
-}
-
-fn critic(obs_dim: usize, act_dim: usize, hidden: &[usize], params: &ParamFactory) -> Result<Mlp, ModelError> {
-    Mlp::new(obs_dim + act_dim, hidden, 1, Activation::Relu, WeightInit::PyTorch, params)
 }
 
 impl Td3Agent {
