@@ -156,6 +156,11 @@ impl Account {
         self.positions.get(id).copied().unwrap_or_default()
     }
 
+    /// The position as a float (kept beside the exact one for marks and observations).
+    pub fn position_f64(&self, id: InstrumentId) -> f64 {
+        self.position_f64[id]
+    }
+
     pub fn cash(&self, currency: &str) -> Decimal {
         self.cash.get(currency).copied().unwrap_or_default()
     }

@@ -22,11 +22,34 @@ pub fn cost_reserve(fees: &Fees, slippage: &Slippage, price: f64) -> f64 {
     fees.proportional_rate() + slip
 }
 
+/// An instrument's trading terms as floats, read once rather than converted on every bar.
+#[derive(Clone, Copy, Debug)]
+pub struct SizingTerms {
+    pub multiplier: f64,
+    pub lot: f64,
+    /// The reserve of [`cost_reserve`] at a unit price (proportional fees and slippage).
+    fee_rate: f64,
+}
+
+/// The sizing terms of every instrument of `account`.
+pub fn sizing_terms(account: &Account) -> Vec<SizingTerms> {
+    account
+        .specs()
+        .iter()
+        .map(|s| SizingTerms {
+            multiplier: s.multiplier.to_f64().unwrap_or(1.0),
+            lot: s.lot_size.to_f64().unwrap_or(1.0),
+            fee_rate: s.fees.proportional_rate(),
+        })
+        .collect()
+}
+
 /// Market orders (sells first, to free cash) that move `account` to `weights` of `equity` at
 /// `closes`, in whole lots. A change smaller than `band` × equity is not traded (a held
 /// position drifts with its price instead of being topped up every bar), except a close to flat.
 pub fn rebalance_orders(
     account: &Account,
+    terms: &[SizingTerms],
     weights: &[f64],
     closes: &[f64],
     equity: f64,
@@ -35,22 +58,29 @@ pub fn rebalance_orders(
     let mut sells = Vec::new();
     let mut buys = Vec::new();
     for (k, (&w, &price)) in weights.iter().zip(closes).enumerate() {
-        let Some(spec) = account.spec(k) else { continue };
-        let multiplier = spec.multiplier.to_f64().unwrap_or(1.0);
-        let lot = spec.lot_size.to_f64().unwrap_or(1.0);
-        if !(price > 0.0 && equity > 0.0 && lot > 0.0) {
+        let (Some(spec), Some(t)) = (account.spec(k), terms.get(k)) else { continue };
+        if !(price > 0.0 && equity > 0.0 && t.lot > 0.0) {
             continue;
         }
-        let reserve = cost_reserve(&spec.fees, &spec.slippage, price);
-        let units = w * equity * (1.0 - reserve) / (price * multiplier);
-        let lots = Decimal::from_f64((units / lot).trunc()).unwrap_or(Decimal::ZERO);
-        let target = lots * spec.lot_size;
-        let delta = target - account.position(k);
+        let reserve = match spec.slippage {
+            Slippage::None => t.fee_rate,
+            _ => cost_reserve(&spec.fees, &spec.slippage, price),
+        };
+        let units = w * equity * (1.0 - reserve) / (price * t.multiplier);
+        let lots = (units / t.lot).trunc();
+        // Whole lots within f64's exact integers convert without a decimal expansion.
+        let lots = if lots.abs() < 9.0e15 {
+            Decimal::from(lots as i64)
+        } else {
+            Decimal::from_f64(lots).unwrap_or(Decimal::ZERO)
+        };
+        let target_f64 = (lots * spec.lot_size).to_f64().unwrap_or(0.0);
+        let change = (target_f64 - account.position_f64(k)).abs() * price * t.multiplier;
+        if change == 0.0 || (!lots.is_zero() && change < band * equity) {
+            continue;
+        }
+        let delta = lots * spec.lot_size - account.position(k);
         if delta.is_zero() {
-            continue;
-        }
-        let change = delta.to_f64().unwrap_or(0.0).abs() * price * multiplier;
-        if !target.is_zero() && change < band * equity {
             continue;
         }
         let (side, quantity) = if delta.is_sign_positive() { (Side::Buy, delta) } else { (Side::Sell, -delta) };
@@ -66,6 +96,7 @@ pub fn rebalance_orders(
 pub struct TargetWeightsStrategy {
     name: String,
     band: f64,
+    terms: Vec<SizingTerms>,
     weights: Vec<Option<Vec<f64>>>,
     closes: Vec<f64>,
     seen: Vec<Option<usize>>,
@@ -74,7 +105,14 @@ pub struct TargetWeightsStrategy {
 impl TargetWeightsStrategy {
     /// `band` as in [`rebalance_orders`] (the environment's `rebalance_band`).
     pub fn new(name: impl Into<String>, weights: Vec<Option<Vec<f64>>>, instruments: usize, band: f64) -> Self {
-        Self { name: name.into(), band, weights, closes: vec![0.0; instruments], seen: vec![None; instruments] }
+        Self {
+            name: name.into(),
+            band,
+            terms: Vec::new(),
+            weights,
+            closes: vec![0.0; instruments],
+            seen: vec![None; instruments],
+        }
     }
 }
 
@@ -91,8 +129,11 @@ impl Strategy for TargetWeightsStrategy {
             return;
         }
         let Some(Some(weights)) = self.weights.get(bar.index) else { return };
+        if self.terms.is_empty() {
+            self.terms = sizing_terms(ctx.account());
+        }
         let equity = ctx.account().mark_f64(&self.closes);
-        for order in rebalance_orders(ctx.account(), weights, &self.closes, equity, self.band) {
+        for order in rebalance_orders(ctx.account(), &self.terms, weights, &self.closes, equity, self.band) {
             ctx.submit(order);
         }
     }

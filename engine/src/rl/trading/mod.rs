@@ -62,6 +62,7 @@ pub struct TradingEnv {
     fills: Vec<FillEvent>,
     updates: Vec<OrderEvent>,
     closes: Vec<f64>,
+    terms: Vec<execution::SizingTerms>,
 }
 
 impl TradingEnv {
@@ -109,6 +110,7 @@ impl TradingEnv {
         };
         let has_financing = costs.instruments.iter().any(|s| matches!(s.fees, Fees::ForexFinancing { .. }));
         let n = market.instruments();
+        let terms = execution::sizing_terms(&Account::new(costs.account.clone(), costs.instruments.clone()));
         Ok(Self {
             name: format!("Trading({})", market.symbols.join(",")),
             market,
@@ -123,6 +125,7 @@ impl TradingEnv {
             fills: Vec::new(),
             updates: Vec::new(),
             closes: vec![0.0; n],
+            terms,
         })
     }
 
@@ -143,6 +146,7 @@ impl TradingEnv {
             fills: Vec::new(),
             updates: Vec::new(),
             closes: self.closes.clone(),
+            terms: self.terms.clone(),
         }
     }
 
@@ -247,7 +251,7 @@ impl TradingEnv {
             let equity = ep.equity.max(f64::MIN_POSITIVE);
             let mut invested = 0.0;
             for (k, close) in self.closes.iter().enumerate() {
-                let q = account.position(k).to_f64().unwrap_or(0.0);
+                let q = account.position_f64(k);
                 let value = q * close * self.multiplier(k);
                 invested += value;
                 unrealised += q * (close - ep.entry[k]) * self.multiplier(k);
@@ -261,7 +265,7 @@ impl TradingEnv {
     }
 
     fn multiplier(&self, k: usize) -> f64 {
-        self.costs.instruments[k].multiplier.to_f64().unwrap_or(1.0)
+        self.terms[k].multiplier
     }
 
     fn venue_bar(&self, k: usize, t: usize) -> crate::backtest::venue::VenueBar {
@@ -275,14 +279,14 @@ impl TradingEnv {
         let mut costs = 0.0;
         for fill in self.fills.drain(..) {
             let k = fill.instrument;
-            let multiplier = self.costs.instruments[k].multiplier.to_f64().unwrap_or(1.0);
+            let multiplier = self.terms[k].multiplier;
             let q = fill.quantity.to_f64().unwrap_or(0.0);
             let price = fill.price.to_f64().unwrap_or(0.0);
             costs += fill.fee.to_f64().unwrap_or(0.0) + fill.slippage.to_f64().unwrap_or(0.0) * q * multiplier;
             ep.traded_notional += q * price * multiplier;
             ep.trades += 1;
             // Average entry price of the position after the fill.
-            let after = ep.venue.account().position(k).to_f64().unwrap_or(0.0);
+            let after = ep.venue.account().position_f64(k);
             let signed = if fill.side == Side::Buy { q } else { -q };
             let before = after - signed;
             ep.entry[k] = if after == 0.0 {
@@ -392,9 +396,14 @@ impl Environment for TradingEnv {
         let now = Timestamp::from_nanos(self.market.bars[0].ts[t]);
         let equity_before = ep.equity;
         let drawdown_before = 1.0 - ep.equity / ep.peak;
-        for order in
-            rebalance_orders(ep.venue.account(), &weights, &self.closes, equity_before, self.config.rebalance_band)
-        {
+        for order in rebalance_orders(
+            ep.venue.account(),
+            &self.terms,
+            &weights,
+            &self.closes,
+            equity_before,
+            self.config.rebalance_band,
+        ) {
             ep.venue.submit(order, now);
         }
         self.decisions.push((t, weights));
@@ -417,8 +426,7 @@ impl Environment for TradingEnv {
         let equity = account.mark_f64(&self.closes);
         let mut gross = 0.0;
         for (k, close) in self.closes.iter().enumerate() {
-            gross += (account.position(k).to_f64().unwrap_or(0.0) * close).abs()
-                * self.costs.instruments[k].multiplier.to_f64().unwrap_or(1.0);
+            gross += (account.position_f64(k) * close).abs() * self.terms[k].multiplier;
         }
         ep.t = next;
         ep.equity = equity;
@@ -440,7 +448,7 @@ impl Environment for TradingEnv {
             // Close everything at the stop bar (fills at once with close timing).
             let zero = vec![0.0; self.closes.len()];
             let ts = Timestamp::from_nanos(self.market.bars[0].ts[next]);
-            for order in rebalance_orders(ep.venue.account(), &zero, &self.closes, equity, 0.0) {
+            for order in rebalance_orders(ep.venue.account(), &self.terms, &zero, &self.closes, equity, 0.0) {
                 ep.venue.submit(order, ts);
             }
             self.settle();
