@@ -202,6 +202,39 @@ fn nan_gaps_and_short_series_are_refused_but_leading_nans_shift_the_start() {
     assert_eq!(err.to_string(), "rsi: the input has 8 points but at least 15 are needed");
 }
 
+#[test]
+fn log_volatility_is_undefined_over_windows_holding_a_non_positive_price() {
+    let n = 60;
+    let ts: Vec<i64> = (0..n as i64).collect();
+    let mut close: Vec<f64> = (0..n).map(|i| 100.0 + (i as f64 * 0.7).sin()).collect();
+    let open: Vec<f64> = close.iter().map(|c| c * 0.999).collect();
+    let high: Vec<f64> = close.iter().map(|c| c * 1.01).collect();
+    let mut low: Vec<f64> = close.iter().map(|c| c * 0.99).collect();
+    let ones = vec![1.0; n];
+    // A bad print: the close and low at bar 30 are 0 (no logarithm).
+    close[30] = 0.0;
+    low[30] = 0.0;
+    let cols = BarColumns { ts_nanos: &ts, open: &open, high: &high, low: &low, close: &close, volume: &ones };
+    let period = 5;
+    for (spec, first_bad, last_bad) in [
+        // rvol's returns 30 (into the zero) and 31 (out of it) are undefined.
+        ("rvol:5", 30, 31 + period - 1),
+        ("parkinson:5", 30, 30 + period - 1),
+        ("garman_klass:5", 30, 30 + period - 1),
+    ] {
+        let out =
+            engine::features::parse_indicator_list(spec).unwrap().remove(0).build().unwrap().compute(&cols).unwrap();
+        let v = &out[0];
+        for (t, x) in v.iter().enumerate().skip(period) {
+            if (first_bad..=last_bad).contains(&t) {
+                assert!(x.is_nan(), "{spec} at {t}: a window holding the zero price must be NaN, got {x}");
+            } else {
+                assert!(x.is_finite() && *x > 0.0, "{spec} at {t}: a clean window must have a volatility, got {x}");
+            }
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
 

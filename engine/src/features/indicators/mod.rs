@@ -22,7 +22,7 @@ pub use volatility::{
 };
 pub use volume::{Obv, RollingVwap, SessionVwap};
 
-use super::error::{FeatureError, first_valid};
+use super::error::FeatureError;
 
 /// One bar as the indicators see it: plain floats, because indicators are statistics, not money.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -92,20 +92,6 @@ impl<'a> BarColumns<'a> {
             Field::Low => self.low,
             Field::Close => self.close,
             Field::Volume => self.volume,
-        }
-    }
-
-    #[inline(always)]
-    fn timed(&self, i: usize) -> TimedBar {
-        TimedBar {
-            ts_nanos: self.ts_nanos[i],
-            bar: Ohlcv {
-                open: self.open[i],
-                high: self.high[i],
-                low: self.low[i],
-                close: self.close[i],
-                volume: self.volume[i],
-            },
         }
     }
 
@@ -197,12 +183,8 @@ pub fn run_series_of<I: Indicator<Input = f64>>(
     xs: &[f64],
     column: &str,
 ) -> Result<Vec<Vec<f64>>, FeatureError> {
-    let start = first_valid(ind.name(), column, xs)?;
-    check_enough(ind, xs.len(), start)?;
-    ind.reset();
-    let mut cols = columns::<I::Output>(xs.len(), start);
-    drive(ind, &mut cols, start, xs[start..].iter().copied());
-    Ok(cols)
+    let start = leading_nans(xs);
+    run(ind, &SeriesSource { xs, column }, start)
 }
 
 /// [`run_series`] for single-output indicators.
@@ -216,19 +198,8 @@ pub fn run_bars<I: Indicator<Input = Ohlcv>>(
     bars: &BarColumns<'_>,
     fields: &[Field],
 ) -> Result<Vec<Vec<f64>>, FeatureError> {
-    let start = bars_start(ind, bars, fields)?;
-    let mut cols = columns::<I::Output>(bars.len(), start);
-    let (o, h, l, c, v) =
-        (&bars.open[start..], &bars.high[start..], &bars.low[start..], &bars.close[start..], &bars.volume[start..]);
-    let inputs = o.iter().zip(h).zip(l).zip(c).zip(v).map(|((((&open, &high), &low), &close), &volume)| Ohlcv {
-        open,
-        high,
-        low,
-        close,
-        volume,
-    });
-    drive(ind, &mut cols, start, inputs);
-    Ok(cols)
+    let start = bars_start(ind.name(), bars, fields)?;
+    run(ind, &BarSource { bars, fields }, start)
 }
 
 /// The batch form of an indicator that needs bar times (session resets).
@@ -237,101 +208,223 @@ pub fn run_timed<I: Indicator<Input = TimedBar>>(
     bars: &BarColumns<'_>,
     fields: &[Field],
 ) -> Result<Vec<Vec<f64>>, FeatureError> {
-    let start = bars_start(ind, bars, fields)?;
-    let mut cols = columns::<I::Output>(bars.len(), start);
-    drive(ind, &mut cols, start, (start..bars.len()).map(|i| bars.timed(i)));
-    Ok(cols)
+    let start = bars_start(ind.name(), bars, fields)?;
+    run(ind, &TimedSource(BarSource { bars, fields }), start)
 }
 
-fn bars_start<I: Indicator>(ind: &mut I, bars: &BarColumns<'_>, fields: &[Field]) -> Result<usize, FeatureError> {
-    bars.check_lengths(ind.name())?;
-    let mut start = 0;
+fn leading_nans(xs: &[f64]) -> usize {
+    xs.iter().position(|x| !x.is_nan()).unwrap_or(xs.len())
+}
+
+/// The first row where every field is valid. A field that turns valid earlier must stay valid up
+/// to there: its NaN after a valid value is a gap, even before the others start.
+fn bars_start(feature: &str, bars: &BarColumns<'_>, fields: &[Field]) -> Result<usize, FeatureError> {
+    bars.check_lengths(feature)?;
+    let start = fields.iter().map(|&f| leading_nans(bars.field(f))).max().unwrap_or(0);
     for &f in fields {
-        start = start.max(first_valid(ind.name(), f.as_str(), bars.field(f))?);
+        let xs = bars.field(f);
+        let own = leading_nans(xs).min(start);
+        if let Some(gap) = xs[own..start].iter().position(|x| x.is_nan()) {
+            return Err(FeatureError::NanGap { feature: feature.into(), column: f.as_str().into(), row: own + gap });
+        }
     }
-    check_enough(ind, bars.len(), start)?;
-    ind.reset();
     Ok(start)
 }
 
-/// Output columns of full length, NaN until written: the leading NaNs are already in place.
-fn columns<O: Outputs>(len: usize, _start: usize) -> Vec<Vec<f64>> {
-    (0..O::COUNT).map(|_| vec![f64::NAN; len]).collect()
+/// Rows per block of the batch drivers: a block's inputs stay in L1 between the NaN check and the
+/// indicator's pass over them, and its outputs reach the columns in one copy, so each column is
+/// read once from memory and written once.
+const BLOCK: usize = 256;
+
+/// Where a batch driver reads its inputs: rows of one or several columns.
+trait Source {
+    type Item: Copy;
+    fn len(&self) -> usize;
+    /// The first NaN among the checked columns in rows `from..to`, as (column, row).
+    fn nan_in(&self, from: usize, to: usize) -> Option<(&str, usize)>;
+    /// The inputs of rows `from..to`, in order.
+    fn rows(&self, from: usize, to: usize) -> impl Iterator<Item = Self::Item>;
 }
 
-/// Feeds every input through `next` and appends the outputs to the columns. The loop runs on a
-/// local copy of the state, which the compiler can keep in registers (through `&mut` it must
-/// reload fields after every store to memory), then hands the state back. On x86-64 CPUs with FMA
-/// the loop is compiled a second time with FMA enabled, so the fused multiply-adds of the TA-Lib
-/// recipes are single instructions rather than library calls (both are exact: results are equal).
+/// Branch-free "is any NaN here", which vectorises; the row is searched only when there is one.
 #[inline(always)]
-fn drive<I: Indicator>(ind: &mut I, cols: &mut [Vec<f64>], start: usize, inputs: impl Iterator<Item = I::Input>) {
+fn first_nan(xs: &[f64]) -> Option<usize> {
+    #[allow(clippy::eq_op)]
+    let any = xs.iter().fold(false, |acc, &x| acc | (x != x));
+    if any { xs.iter().position(|x| x.is_nan()) } else { None }
+}
+
+struct SeriesSource<'a> {
+    xs: &'a [f64],
+    column: &'a str,
+}
+
+impl Source for SeriesSource<'_> {
+    type Item = f64;
+    fn len(&self) -> usize {
+        self.xs.len()
+    }
+    #[inline(always)]
+    fn nan_in(&self, from: usize, to: usize) -> Option<(&str, usize)> {
+        first_nan(&self.xs[from..to]).map(|k| (self.column, from + k))
+    }
+    #[inline(always)]
+    fn rows(&self, from: usize, to: usize) -> impl Iterator<Item = f64> {
+        self.xs[from..to].iter().copied()
+    }
+}
+
+struct BarSource<'a, 'b> {
+    bars: &'a BarColumns<'b>,
+    fields: &'a [Field],
+}
+
+impl Source for BarSource<'_, '_> {
+    type Item = Ohlcv;
+    fn len(&self) -> usize {
+        self.bars.len()
+    }
+    #[inline(always)]
+    fn nan_in(&self, from: usize, to: usize) -> Option<(&str, usize)> {
+        self.fields
+            .iter()
+            .filter_map(|&f| first_nan(&self.bars.field(f)[from..to]).map(|k| (f.as_str(), from + k)))
+            .min_by_key(|&(_, row)| row)
+    }
+    #[inline(always)]
+    fn rows(&self, from: usize, to: usize) -> impl Iterator<Item = Ohlcv> {
+        let b = self.bars;
+        let (o, h, l, c, v) =
+            (&b.open[from..to], &b.high[from..to], &b.low[from..to], &b.close[from..to], &b.volume[from..to]);
+        o.iter().zip(h).zip(l).zip(c).zip(v).map(|((((&open, &high), &low), &close), &volume)| Ohlcv {
+            open,
+            high,
+            low,
+            close,
+            volume,
+        })
+    }
+}
+
+struct TimedSource<'a, 'b>(BarSource<'a, 'b>);
+
+impl Source for TimedSource<'_, '_> {
+    type Item = TimedBar;
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    #[inline(always)]
+    fn nan_in(&self, from: usize, to: usize) -> Option<(&str, usize)> {
+        self.0.nan_in(from, to)
+    }
+    #[inline(always)]
+    fn rows(&self, from: usize, to: usize) -> impl Iterator<Item = TimedBar> {
+        self.0.rows(from, to).zip(&self.0.bars.ts_nanos[from..to]).map(|(bar, &ts_nanos)| TimedBar { ts_nanos, bar })
+    }
+}
+
+/// Runs `ind` over the source's rows from `start` (the leading NaNs before it stay NaN).
+fn run<I: Indicator, S: Source<Item = I::Input>>(
+    ind: &mut I,
+    src: &S,
+    start: usize,
+) -> Result<Vec<Vec<f64>>, FeatureError> {
+    check_enough(ind, src.len(), start)?;
+    ind.reset();
+    let mut cols: Vec<Vec<f64>> = (0..I::Output::COUNT)
+        .map(|_| {
+            let mut col = Vec::with_capacity(src.len());
+            col.resize(start, f64::NAN);
+            col
+        })
+        .collect();
+    drive(ind, src, start, &mut cols).map_err(|(column, row)| FeatureError::NanGap {
+        feature: ind.name().into(),
+        column: column.into(),
+        row,
+    })?;
+    Ok(cols)
+}
+
+/// Feeds every row from `start` through `next`, block by block, appending the outputs to the
+/// columns; stops at the first NaN with its column and row. The loop runs on a local copy of the
+/// state, which the compiler can keep in registers (through `&mut` it must reload fields after
+/// every store to memory), then hands the state back. On x86-64 CPUs with FMA the loop is
+/// compiled a second time with FMA enabled, so the fused multiply-adds of the TA-Lib recipes are
+/// single instructions rather than library calls (both are exact: results are equal).
+#[inline(always)]
+fn drive<'s, I: Indicator, S: Source<Item = I::Input>>(
+    ind: &mut I,
+    src: &'s S,
+    start: usize,
+    cols: &mut [Vec<f64>],
+) -> Result<(), (&'s str, usize)> {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("fma") {
-            fma::drive(ind, cols, start, inputs);
-            return;
+            return fma::drive(ind, src, start, cols);
         }
     }
-    append(ind, cols, start, inputs)
+    blocks(ind, src, start, cols)
 }
 
 #[inline(always)]
-fn append<I: Indicator>(ind: &mut I, cols: &mut [Vec<f64>], start: usize, inputs: impl Iterator<Item = I::Input>) {
+fn blocks<'s, I: Indicator, S: Source<Item = I::Input>>(
+    ind: &mut I,
+    src: &'s S,
+    start: usize,
+    cols: &mut [Vec<f64>],
+) -> Result<(), (&'s str, usize)> {
     // Indicators are small: a clone costs one window allocation, far less than the reloads it saves.
     let mut local = ind.clone();
-    // Explicit loops writing into slices, not `extend`/`push`: std's fold would not be inlined
-    // into the FMA clone, and a Vec's length in memory would be reloaded after every store.
-    if I::Output::COUNT == 1 {
-        for (slot, x) in cols[0][start..].iter_mut().zip(inputs) {
-            *slot = local.next(x).get(0);
+    let mut out = [I::Output::nan(); BLOCK];
+    let len = src.len();
+    let mut from = start;
+    while from < len {
+        let to = (from + BLOCK).min(len);
+        if let Some(gap) = src.nan_in(from, to) {
+            *ind = local;
+            return Err(gap);
         }
-    } else if let [a, b] = cols {
-        for ((sa, sb), x) in a[start..].iter_mut().zip(b[start..].iter_mut()).zip(inputs) {
-            let o = local.next(x);
-            (*sa, *sb) = (o.get(0), o.get(1));
+        // An explicit loop over a slice, not `extend`: std's fold would not be inlined into the
+        // FMA clone.
+        for (slot, x) in out.iter_mut().zip(src.rows(from, to)) {
+            *slot = local.next(x);
         }
-    } else if let [a, b, c] = cols {
-        let slots = a[start..].iter_mut().zip(b[start..].iter_mut()).zip(c[start..].iter_mut());
-        for (((sa, sb), sc), x) in slots.zip(inputs) {
-            let o = local.next(x);
-            (*sa, *sb, *sc) = (o.get(0), o.get(1), o.get(2));
+        let done = &out[..to - from];
+        for (k, col) in cols.iter_mut().enumerate() {
+            col.extend(done.iter().map(|o| o.get(k)));
         }
-    } else {
-        for (i, x) in inputs.enumerate() {
-            let o = local.next(x);
-            for (k, col) in cols.iter_mut().enumerate() {
-                col[start + i] = o.get(k);
-            }
-        }
+        from = to;
     }
     *ind = local;
+    Ok(())
 }
 
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod fma {
-    use super::{Indicator, append};
+    use super::{Indicator, Source, blocks};
 
     #[inline(always)]
-    pub(super) fn drive<I: Indicator>(
+    pub(super) fn drive<'s, I: Indicator, S: Source<Item = I::Input>>(
         ind: &mut I,
-        cols: &mut [Vec<f64>],
+        src: &'s S,
         start: usize,
-        inputs: impl Iterator<Item = I::Input>,
-    ) {
+        cols: &mut [Vec<f64>],
+    ) -> Result<(), (&'s str, usize)> {
         // SAFETY: called only after `is_x86_feature_detected!("fma")` returned true.
-        unsafe { with_fma(ind, cols, start, inputs) }
+        unsafe { with_fma(ind, src, start, cols) }
     }
 
     #[target_feature(enable = "fma")]
-    fn with_fma<I: Indicator>(
+    fn with_fma<'s, I: Indicator, S: Source<Item = I::Input>>(
         ind: &mut I,
-        cols: &mut [Vec<f64>],
+        src: &'s S,
         start: usize,
-        inputs: impl Iterator<Item = I::Input>,
-    ) {
-        append(ind, cols, start, inputs)
+        cols: &mut [Vec<f64>],
+    ) -> Result<(), (&'s str, usize)> {
+        blocks(ind, src, start, cols)
     }
 }
 

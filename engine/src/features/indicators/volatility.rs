@@ -352,12 +352,50 @@ pub struct RealisedVol {
     period: usize,
     prev: f64,
     returns: RollingMoments,
+    defined: DefinedWindow,
 }
 
 impl RealisedVol {
     pub fn new(period_: usize) -> Result<Self, FeatureError> {
         let period_ = period("rvol", "period", period_, 2)?;
-        Ok(Self { period: period_, prev: f64::NAN, returns: RollingMoments::new(period_) })
+        Ok(Self {
+            period: period_,
+            prev: f64::NAN,
+            returns: RollingMoments::new(period_),
+            defined: DefinedWindow::new(period_),
+        })
+    }
+}
+
+/// Whether each of the last `period` log terms was defined. A non-positive price has no
+/// logarithm: every window holding it is undefined (NaN), not a volatility computed from a stand-in.
+#[derive(Clone, Debug)]
+struct DefinedWindow {
+    period: usize,
+    /// Terms admitted since the last undefined one (saturating; starts "long ago").
+    since_undefined: usize,
+}
+
+impl DefinedWindow {
+    fn new(period_: usize) -> Self {
+        Self { period: period_, since_undefined: usize::MAX }
+    }
+
+    /// The term to accumulate (0 in place of an undefined one) and whether the window ending
+    /// here holds only defined terms.
+    #[inline(always)]
+    fn admit(&mut self, term: f64) -> (f64, bool) {
+        if term.is_finite() {
+            self.since_undefined = self.since_undefined.saturating_add(1);
+            (term, self.since_undefined >= self.period)
+        } else {
+            self.since_undefined = 0;
+            (0.0, false)
+        }
+    }
+
+    fn clear(&mut self) {
+        self.since_undefined = usize::MAX;
     }
 }
 
@@ -376,12 +414,14 @@ impl Indicator for RealisedVol {
         if prev.is_nan() {
             return f64::NAN;
         }
-        self.returns.push((x / prev).ln());
-        if self.returns.is_full() { self.returns.variance(1).sqrt() } else { f64::NAN }
+        let (r, defined) = self.defined.admit((x / prev).ln());
+        self.returns.push(r);
+        if self.returns.is_full() && defined { self.returns.variance(1).sqrt() } else { f64::NAN }
     }
     fn reset(&mut self) {
         self.prev = f64::NAN;
         self.returns.clear();
+        self.defined.clear();
     }
 }
 
@@ -419,12 +459,13 @@ impl RollingSum {
 pub struct ParkinsonVol {
     period: usize,
     terms: RollingSum,
+    defined: DefinedWindow,
 }
 
 impl ParkinsonVol {
     pub fn new(period_: usize) -> Result<Self, FeatureError> {
         let period_ = period("parkinson", "period", period_, 1)?;
-        Ok(Self { period: period_, terms: RollingSum::new(period_) })
+        Ok(Self { period: period_, terms: RollingSum::new(period_), defined: DefinedWindow::new(period_) })
     }
 }
 
@@ -440,13 +481,15 @@ impl Indicator for ParkinsonVol {
     #[inline(always)]
     fn next(&mut self, bar: Ohlcv) -> f64 {
         let hl = (bar.high / bar.low).ln();
-        match self.terms.push(hl * hl) {
-            Some(sum) => (sum.max(0.0) / (4.0 * self.period as f64 * std::f64::consts::LN_2)).sqrt(),
-            None => f64::NAN,
+        let (term, defined) = self.defined.admit(hl * hl);
+        match self.terms.push(term) {
+            Some(sum) if defined => (sum.max(0.0) / (4.0 * self.period as f64 * std::f64::consts::LN_2)).sqrt(),
+            _ => f64::NAN,
         }
     }
     fn reset(&mut self) {
         self.terms.clear();
+        self.defined.clear();
     }
 }
 
@@ -456,12 +499,13 @@ impl Indicator for ParkinsonVol {
 pub struct GarmanKlassVol {
     period: usize,
     terms: RollingSum,
+    defined: DefinedWindow,
 }
 
 impl GarmanKlassVol {
     pub fn new(period_: usize) -> Result<Self, FeatureError> {
         let period_ = period("garman_klass", "period", period_, 1)?;
-        Ok(Self { period: period_, terms: RollingSum::new(period_) })
+        Ok(Self { period: period_, terms: RollingSum::new(period_), defined: DefinedWindow::new(period_) })
     }
 }
 
@@ -478,14 +522,15 @@ impl Indicator for GarmanKlassVol {
     fn next(&mut self, bar: Ohlcv) -> f64 {
         let hl = (bar.high / bar.low).ln();
         let co = (bar.close / bar.open).ln();
-        let term = 0.5 * hl * hl - (2.0 * std::f64::consts::LN_2 - 1.0) * co * co;
+        let (term, defined) = self.defined.admit(0.5 * hl * hl - (2.0 * std::f64::consts::LN_2 - 1.0) * co * co);
         match self.terms.push(term) {
-            Some(sum) => (sum / self.period as f64).max(0.0).sqrt(),
-            None => f64::NAN,
+            Some(sum) if defined => (sum / self.period as f64).max(0.0).sqrt(),
+            _ => f64::NAN,
         }
     }
     fn reset(&mut self) {
         self.terms.clear();
+        self.defined.clear();
     }
 }
 
