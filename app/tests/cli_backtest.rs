@@ -64,6 +64,7 @@ fn the_quick_start_strategy_prints_backtesting_py_figures_and_writes_a_report() 
             "0.002",
         ],
     );
+    let sig_report = dir.path().join("tested.html");
     let again = ok(
         dir.path(),
         &[
@@ -76,6 +77,8 @@ fn the_quick_start_strategy_prints_backtesting_py_figures_and_writes_a_report() 
             "7",
             "--commission",
             "0.002",
+            "--report",
+            sig_report.to_str().unwrap(),
         ],
     );
     let tail = |t: &str| {
@@ -83,6 +86,12 @@ fn the_quick_start_strategy_prints_backtesting_py_figures_and_writes_a_report() 
     };
     assert_eq!(tail(&sig).len(), 3, "{sig}");
     assert_eq!(tail(&sig), tail(&again), "seeded: the same seed gives the same figures");
+    // The report carries the same tests with the same figures.
+    let html = std::fs::read_to_string(&sig_report).unwrap();
+    let p = sig.lines().find_map(|l| l.split("sign-flip p = ").nth(1)).unwrap().trim();
+    assert!(html.contains("<h2>Significance</h2>"), "{html}");
+    assert!(html.contains(&format!("p = {p} (")), "the report's sign-flip p-value is the CLI's {p}");
+    assert!(!std::fs::read_to_string(&report).unwrap().contains("Significance"), "asked for only with --significance");
 }
 
 #[test]

@@ -6,8 +6,8 @@
 use engine::backtest::costs::{Fees, Slippage};
 use engine::backtest::order::{OrderEvent, OrderStatus};
 use engine::backtest::{
-    AccountConfig, BacktestConfig, BacktestResult, BarEvent, Context, FillTiming, InstrumentSpec, OrderRequest,
-    PreparedBars, Quantity, Strategy, VenueConfig, run,
+    AccountConfig, BacktestConfig, BacktestResult, BarEvent, Context, FillTiming, InstrumentSpec, OhlcPath,
+    OrderRequest, PreparedBars, Quantity, Strategy, VenueConfig, run,
 };
 use engine::data::series::BarSeries;
 use engine::domain::{Decimal, OrderType, Side, TimeInForce, Timestamp, TrailingOffset};
@@ -175,6 +175,34 @@ fn a_bracket_takes_profit_and_cancels_its_stop() {
     let log = statuses(&r.order_log);
     assert!(log.iter().any(|s| s.starts_with("cancelled: one-cancels-other")), "{log:?}");
     assert_eq!(r.open_positions.len(), 0, "the crash on bar 3 finds no stop left and no position");
+}
+
+#[test]
+fn a_bracket_entered_at_the_open_can_exit_in_the_same_bar() {
+    let entry = || req(Side::Buy, "10", OrderType::Market).with_bracket(Some(d("95")), Some(d("105")));
+    // Filled at bar 1's open (100); bar 1 falls to 94: the stop acts in the rest of that bar.
+    let r = one(vec![(0, entry())], &[FLAT, (100.0, 101.0, 94.0, 96.0, 1000.0), FLAT]);
+    let exits: Vec<_> = r.fills.iter().map(|f| (f.bar, f.side, f.price)).collect();
+    assert_eq!(exits, vec![(1, Side::Buy, d("100")), (1, Side::Sell, d("95"))]);
+    assert_eq!(r.open_positions.len(), 0);
+
+    // Both levels inside the entry's bar: next-open timing knows no order within a bar and
+    // assumes the worse, the stop.
+    let both = [FLAT, (100.0, 106.0, 94.0, 100.0, 1000.0), FLAT];
+    let r = one(vec![(0, entry())], &both);
+    assert_eq!((r.fills[1].bar, r.fills[1].price), (1, d("95")));
+    assert!(statuses(&r.order_log).iter().any(|s| s.starts_with("cancelled: one-cancels-other")));
+    // Along a stated path the level reached first wins: open, high (the take-profit), low.
+    let mut cfg = config(vec![InstrumentSpec::cash("X", "USD")], "100000");
+    cfg.venue.fill_timing = FillTiming::Intrabar(OhlcPath::OpenHighLowClose);
+    let r = run(&cfg, &[bars(&both, HOUR, 0)], &mut Script { at: vec![(0, entry())] }).unwrap();
+    assert_eq!((r.fills[1].bar, r.fills[1].price), (1, d("105")));
+
+    // An entry that filled at a limit inside the bar: its exits act from the next bar.
+    let limit = req(Side::Buy, "10", OrderType::Limit { limit_price: d("99") }).with_bracket(Some(d("95")), None);
+    let r = one(vec![(0, limit)], &[FLAT, (100.0, 101.0, 94.0, 96.0, 1000.0), (96.0, 97.0, 90.0, 91.0, 1000.0)]);
+    let exits: Vec<_> = r.fills.iter().map(|f| (f.bar, f.price)).collect();
+    assert_eq!(exits, vec![(1, d("99")), (2, d("95"))], "the path to the limit is unknown, so the stop waits");
 }
 
 #[test]

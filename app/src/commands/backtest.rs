@@ -163,10 +163,10 @@ pub async fn run(args: BacktestArgs, settings: &Settings) -> anyhow::Result<()> 
     let started = std::time::Instant::now();
     let result = engine::backtest::run(&config, &data, strategy.as_mut())?;
     let elapsed = started.elapsed();
-    if let Some(path) = &args.report {
-        std::fs::write(path, result.to_html()).with_context(|| format!("writing {}", path.display()))?;
-    }
     let significance = args.significance.map(|n| result.significance(n, args.seed)).transpose()?;
+    if let Some(path) = &args.report {
+        engine::models::checkpoint::write_atomic(path, result.to_html(significance.as_ref()).as_bytes())?;
+    }
     if args.json {
         let mut value = serde_json::to_value(&result)?;
         if let Some(s) = &significance {

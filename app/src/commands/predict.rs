@@ -54,9 +54,7 @@ async fn fetch_registered(uri: &str, tracking_uri: Option<&str>, settings: &Sett
             .download_artifact(&source, file)
             .await
             .with_context(|| format!("{uri} (version {number}): downloading {file} from {source}"))?;
-        let tmp = dir.join(format!("{file}.tmp"));
-        std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, dir.join(file)).with_context(|| format!("writing {}", dir.display()))?;
+        engine::models::checkpoint::write_atomic(&dir.join(file), &bytes)?;
     }
     Ok(dir)
 }
@@ -107,9 +105,7 @@ pub async fn run(args: PredictArgs, settings: &Settings) -> anyhow::Result<()> {
     }
     match &args.out {
         Some(path) => {
-            let tmp = path.with_extension("csv.tmp");
-            std::fs::write(&tmp, &text).with_context(|| format!("writing {}", tmp.display()))?;
-            std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+            engine::models::checkpoint::write_atomic(path, text.as_bytes())?;
             eprintln!(
                 "{} predictions from {} ({} v. feature spec {}) written to {}",
                 result.times.len() - skip,

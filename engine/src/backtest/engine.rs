@@ -39,6 +39,10 @@ pub enum BacktestError {
     Account(#[from] super::account::AccountRejection),
     #[error("metrics: {0}")]
     Metrics(String),
+    #[error("{symbol}: ticks are not in time order at row {row}; sort them first")]
+    UnsortedTicks { symbol: String, row: usize },
+    #[error("tick backtest: {0}")]
+    TickRun(String),
 }
 
 /// A series prepared for the event loop: exact prices for fills (`bars`), and the float view
@@ -196,7 +200,7 @@ pub fn run(
 }
 
 /// Closes with NaN (no bar yet) read as 0 for the mark: no position can exist before a bar.
-fn marks(last_close: &[f64]) -> std::borrow::Cow<'_, [f64]> {
+pub(super) fn marks(last_close: &[f64]) -> std::borrow::Cow<'_, [f64]> {
     if last_close.iter().any(|c| c.is_nan()) {
         std::borrow::Cow::Owned(last_close.iter().map(|c| if c.is_nan() { 0.0 } else { *c }).collect())
     } else {
@@ -206,7 +210,7 @@ fn marks(last_close: &[f64]) -> std::borrow::Cow<'_, [f64]> {
 
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn dispatch(
+pub(super) fn dispatch(
     venue: &mut SimulatedVenue,
     strategy: &mut dyn Strategy,
     clock: &SimClock,
@@ -232,7 +236,7 @@ fn dispatch(
     }
 }
 
-fn fire_timers(
+pub(super) fn fire_timers(
     venue: &mut SimulatedVenue,
     strategy: &mut dyn Strategy,
     clock: &SimClock,

@@ -152,10 +152,13 @@ pub(crate) struct WorkingOrder {
     /// Quantity resolved in units (None until an equity fraction is sized at the fill).
     pub units: Option<Decimal>,
     pub filled: Decimal,
-    /// A stop-limit whose stop has triggered now works as a limit order.
+    /// A stop-limit whose stop has triggered now works as a limit order (and, matched against
+    /// ticks, a triggered stop as a market order).
     pub triggered: bool,
     /// The best price seen since submission, which a trailing stop trails.
     pub trail_extreme: Option<Decimal>,
     /// Whether the order has rested through at least one bar (then a limit fill is a maker fill).
     pub rested: bool,
+    /// A bracket exit whose entry filled at the bar's open: it may act in the rest of that bar.
+    pub same_bar: bool,
 }

@@ -162,8 +162,9 @@ impl BacktestResult {
         self.order_log.iter().filter(|e| matches!(e.status, super::order::OrderStatus::Rejected { .. }))
     }
 
-    /// A self-contained HTML report: statistics, equity and drawdown charts (inline SVG), trades.
-    pub fn to_html(&self) -> String {
+    /// A self-contained HTML report: statistics, equity and drawdown charts (inline SVG), trades,
+    /// rejected orders and, when given, the significance of the result.
+    pub fn to_html(&self, significance: Option<&SignificanceReport>) -> String {
         let mut html = String::new();
         let title = format!("{} backtest", escape(&self.strategy));
         let _ = write!(
@@ -187,6 +188,9 @@ impl BacktestResult {
         }
         let _ = write!(html, "</table></div><div><h2>Equity</h2>{}", self.svg_equity());
         let _ = write!(html, "<h2>Drawdown</h2>{}</div></div>", self.svg_drawdown());
+        if let Some(s) = significance {
+            html.push_str(&significance_html(s));
+        }
         let _ = write!(
             html,
             "<h2>Trades ({})</h2><table><tr><th>symbol</th><th>side</th><th>size</th><th>entry</th><th>exit</th>\
@@ -247,6 +251,46 @@ impl BacktestResult {
             .collect();
         svg_line(&dd, "#d1242f")
     }
+}
+
+/// The significance section of the report: what each test says, with its figure.
+fn significance_html(s: &SignificanceReport) -> String {
+    let b = &s.sharpe_per_bar;
+    let mut rows = vec![
+        (
+            "Sharpe ratio per bar".to_string(),
+            format!(
+                "{:.4} [{:.4}, {:.4}] at {:.0}% (stationary bootstrap, {} resamples)",
+                b.estimate,
+                b.lower,
+                b.upper,
+                b.confidence * 100.0,
+                b.resamples
+            ),
+        ),
+        ("Probabilistic Sharpe ratio vs 0".to_string(), format!("{:.4}", s.probabilistic_sharpe_vs_zero)),
+        (
+            "Mean bar return above 0 (sign-flip test)".to_string(),
+            format!(
+                "p = {:.4} ({} of {} flips as good)",
+                s.mean_return_sign_flip.p_value,
+                s.mean_return_sign_flip.as_extreme,
+                s.mean_return_sign_flip.permutations
+            ),
+        ),
+    ];
+    if let Some(t) = &s.trade_order_drawdown {
+        rows.push((
+            "Max drawdown vs random trade orders".to_string(),
+            format!("{:.4}, p = {:.4} ({} of {} orders as good)", t.observed, t.p_value, t.as_extreme, t.permutations),
+        ));
+    }
+    let mut html = String::from("<h2>Significance</h2><table>");
+    for (k, v) in rows {
+        let _ = write!(html, "<tr><th>{}</th><td>{}</td></tr>", escape(&k), escape(&v));
+    }
+    html.push_str("</table>");
+    html
 }
 
 /// A polyline of at most 1,000 points, scaled into an 800×220 box.

@@ -252,7 +252,7 @@ async fn execute(state: &AppState, run_id: &str, v: &Validated, timeframe: Optio
     state.artifacts.put(&format!("{base}/result.json"), json.into()).await.map_err(|e| e.to_string())?;
     state
         .artifacts
-        .put(&format!("{base}/report.html"), result.to_html().into_bytes().into())
+        .put(&format!("{base}/report.html"), result.to_html(None).into_bytes().into())
         .await
         .map_err(|e| e.to_string())?;
     Ok(())

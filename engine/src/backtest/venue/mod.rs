@@ -1,6 +1,11 @@
 //! The venue boundary and the simulated venue behind it: order acceptance and rejection, the
 //! matching of market, limit, stop, stop-limit and trailing orders against bars (gaps included),
-//! brackets and OCO, time in force, volume participation, slippage and fees.
+//! brackets and OCO, time in force, volume participation, slippage and fees. Matching against
+//! quotes and trade prints is in [`ticks`].
+
+mod ticks;
+
+pub use ticks::MarketTick;
 
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use serde::{Deserialize, Serialize};
@@ -83,6 +88,8 @@ pub struct SimulatedVenue {
     account: Account,
     working: Vec<Vec<WorkingOrder>>,
     current: Vec<Option<VenueBar>>,
+    /// Whether each instrument's tick stream carries quotes (see [`SimulatedVenue::set_quoted`]).
+    quoted: Vec<bool>,
     state: Vec<MarketState>,
     next_id: OrderRef,
     fills: Vec<FillEvent>,
@@ -99,6 +106,7 @@ impl SimulatedVenue {
             account,
             working: vec![Vec::new(); n],
             current: vec![None; n],
+            quoted: vec![false; n],
             state: vec![MarketState::default(); n],
             next_id: 1,
             fills: Vec::new(),
@@ -137,8 +145,13 @@ impl SimulatedVenue {
             self.match_orders(instrument, &bar);
         }
         self.current[instrument] = Some(bar);
+        self.note_bar(instrument, bar.stats);
+    }
+
+    /// Updates what the slippage models know of the instrument's recent bars (high, low, close, volume).
+    pub(crate) fn note_bar(&mut self, instrument: InstrumentId, stats: [f64; 4]) {
         let st = &mut self.state[instrument];
-        let [high, low, close, volume] = bar.stats;
+        let [high, low, close, volume] = stats;
         if close > 0.0 {
             let range = ((high - low) / close).max(0.0);
             // 20-bar exponential means: what the venue knows before the next fill.
@@ -179,6 +192,34 @@ impl SimulatedVenue {
                 ta.total_cmp(&tb)
             });
         }
+        let available = self.bar_allowance(bar);
+        let mut price = |order: &mut WorkingOrder| trigger_price(order, bar).map(|p| (p, available));
+        let placed = self.work(instrument, orders, bar, &mut price);
+        // The exits of an entry that filled at the open have the rest of the bar ahead of them
+        // (worked in the order the first pass gives: the stop before the take-profit, unless the
+        // intrabar path says otherwise); other exits act from the next bar.
+        let (now, later): (Vec<_>, Vec<_>) = placed.into_iter().partition(|o| o.same_bar);
+        let mut now = now;
+        if let FillTiming::Intrabar(path) = self.config.fill_timing {
+            now.sort_by(|a, b| {
+                path_time(path, bar, level_of(a, bar)).total_cmp(&path_time(path, bar, level_of(b, bar)))
+            });
+        }
+        let more = if now.is_empty() { Vec::new() } else { self.work(instrument, now, bar, &mut price) };
+        self.working[instrument].extend(later.into_iter().chain(more));
+    }
+
+    /// Works an instrument's `orders` against one market event (`bar` stamps the fills and order
+    /// events): `price` gives each order's fill price and the units it may fill (None: no limit),
+    /// or None to leave it working. Expires DAY orders of an earlier day first. The orders still
+    /// working go back to the book; the orders placed meanwhile (bracket exits) are returned.
+    fn work(
+        &mut self,
+        instrument: InstrumentId,
+        mut orders: Vec<WorkingOrder>,
+        bar: &VenueBar,
+        mut price: impl FnMut(&mut WorkingOrder) -> Option<(Decimal, Option<f64>)>,
+    ) -> Vec<WorkingOrder> {
         // The book is out of `self` while it is worked, so each order is worked in place.
         let mut k = 0;
         while k < orders.len() {
@@ -188,13 +229,13 @@ impl SimulatedVenue {
                 self.event(order.id, &order.request, bar.ts, bar.index, OrderStatus::Expired);
                 continue;
             }
-            let Some(price) = self.trigger_price(order, bar) else {
+            let Some((price, available)) = price(order) else {
                 order.rested = true;
                 k += 1;
                 continue;
             };
             let maker = order.rested && matches!(order.request.order_type, OrderType::Limit { .. });
-            match self.execute(order, price, bar, maker) {
+            match self.execute(order, price, bar, maker, available) {
                 Execution::Done => {
                     // Children of a filled entry join the book (via `self.working`) for later bars.
                     let order = orders.remove(k);
@@ -211,84 +252,91 @@ impl SimulatedVenue {
             }
         }
         // Orders placed while matching (bracket children) were pushed to self.working meanwhile.
-        let added = std::mem::take(&mut self.working[instrument]);
-        orders.extend(added);
-        self.working[instrument] = orders;
+        std::mem::replace(&mut self.working[instrument], orders)
     }
+}
 
-    /// The price at which this bar fills the order, if it does (updating trailing state).
-    fn trigger_price(&self, order: &mut WorkingOrder, bar: &VenueBar) -> Option<Decimal> {
-        let buy = order.request.side == Side::Buy;
-        let (o, h, l) = (bar.open, bar.high, bar.low);
-        let limit_fill = |limit: Decimal| -> Option<Decimal> {
-            if buy {
-                if o <= limit {
-                    Some(o)
-                } else if l <= limit {
-                    Some(limit)
-                } else {
-                    None
-                }
-            } else if o >= limit {
+/// The price at which this bar fills the order, if it does (updating trailing state).
+fn trigger_price(order: &mut WorkingOrder, bar: &VenueBar) -> Option<Decimal> {
+    let buy = order.request.side == Side::Buy;
+    let (o, h, l) = (bar.open, bar.high, bar.low);
+    let limit_fill = |limit: Decimal| -> Option<Decimal> {
+        if buy {
+            if o <= limit {
                 Some(o)
-            } else if h >= limit {
+            } else if l <= limit {
                 Some(limit)
             } else {
                 None
             }
-        };
-        let stop_fill = |stop: Decimal| -> Option<Decimal> {
-            if buy {
-                if o >= stop {
-                    Some(o)
-                } else if h >= stop {
-                    Some(stop)
-                } else {
-                    None
-                }
-            } else if o <= stop {
+        } else if o >= limit {
+            Some(o)
+        } else if h >= limit {
+            Some(limit)
+        } else {
+            None
+        }
+    };
+    let stop_fill = |stop: Decimal| -> Option<Decimal> {
+        if buy {
+            if o >= stop {
                 Some(o)
-            } else if l <= stop {
+            } else if h >= stop {
                 Some(stop)
             } else {
                 None
             }
-        };
-        match order.request.order_type {
-            OrderType::Market => Some(o),
-            OrderType::Limit { limit_price } => limit_fill(limit_price),
-            OrderType::Stop { stop_price } => stop_fill(stop_price),
-            OrderType::StopLimit { stop_price, limit_price } => {
-                if order.triggered {
-                    return limit_fill(limit_price);
-                }
-                let trigger = stop_fill(stop_price)?;
-                order.triggered = true;
-                // Triggered within this bar: the limit fills if the bar also reached it after the trigger.
-                let reached = if buy { l <= limit_price } else { h >= limit_price };
-                if !reached {
-                    return None;
-                }
-                Some(if buy { trigger.min(limit_price) } else { trigger.max(limit_price) })
+        } else if o <= stop {
+            Some(o)
+        } else if l <= stop {
+            Some(stop)
+        } else {
+            None
+        }
+    };
+    match order.request.order_type {
+        OrderType::Market => Some(o),
+        OrderType::Limit { limit_price } => limit_fill(limit_price),
+        OrderType::Stop { stop_price } => stop_fill(stop_price),
+        OrderType::StopLimit { stop_price, limit_price } => {
+            if order.triggered {
+                return limit_fill(limit_price);
             }
-            OrderType::TrailingStop { offset } => {
-                let extreme = order.trail_extreme.unwrap_or(o);
-                let level = match (offset, buy) {
-                    (TrailingOffset::Amount(a), false) => extreme - a,
-                    (TrailingOffset::Amount(a), true) => extreme + a,
-                    (TrailingOffset::Percent(p), false) => extreme * (Decimal::ONE - p / Decimal::ONE_HUNDRED),
-                    (TrailingOffset::Percent(p), true) => extreme * (Decimal::ONE + p / Decimal::ONE_HUNDRED),
-                };
-                let hit = stop_fill(level);
-                // The level trails the best price of this bar for the bars that follow.
-                order.trail_extreme = Some(if buy { extreme.min(l) } else { extreme.max(h) });
-                hit
+            let trigger = stop_fill(stop_price)?;
+            order.triggered = true;
+            // Triggered within this bar: the limit fills if the bar also reached it after the trigger.
+            let reached = if buy { l <= limit_price } else { h >= limit_price };
+            if !reached {
+                return None;
             }
+            Some(if buy { trigger.min(limit_price) } else { trigger.max(limit_price) })
+        }
+        OrderType::TrailingStop { offset } => {
+            let extreme = order.trail_extreme.unwrap_or(o);
+            let hit = stop_fill(trailing_level(offset, buy, extreme));
+            // The level trails the best price of this bar for the bars that follow.
+            order.trail_extreme = Some(if buy { extreme.min(l) } else { extreme.max(h) });
+            hit
         }
     }
+}
 
-    /// Fills what the bar allows; reports whether the order is done, partly done or ended unfilled.
-    fn execute(&mut self, order: &mut WorkingOrder, price: Decimal, bar: &VenueBar, maker: bool) -> Execution {
+impl SimulatedVenue {
+    /// What a bar lets one order fill: its volume times the participation cap (None: no cap).
+    fn bar_allowance(&self, bar: &VenueBar) -> Option<f64> {
+        self.config.max_participation.map(|cap| bar.volume.to_f64().unwrap_or(0.0) * cap)
+    }
+
+    /// Fills what the bar allows (`available` units at most, None: no limit); reports whether
+    /// the order is done, partly done or ended unfilled.
+    fn execute(
+        &mut self,
+        order: &mut WorkingOrder,
+        price: Decimal,
+        bar: &VenueBar,
+        maker: bool,
+        available: Option<f64>,
+    ) -> Execution {
         let id = order.request.instrument;
         let Some(spec) = self.account.spec(id).cloned() else {
             return Execution::Ended;
@@ -325,13 +373,13 @@ impl SimulatedVenue {
                 return Execution::Ended;
             }
         }
-        if let Some(cap) = self.config.max_participation {
-            let allowed = Decimal::from_f64(bar.volume.to_f64().unwrap_or(0.0) * cap).unwrap_or(Decimal::ZERO);
+        if let Some(available) = available {
+            let allowed = Decimal::from_f64(available).unwrap_or(Decimal::ZERO);
             let allowed = floor_to_lot(allowed, spec.lot_size);
             if allowed < quantity {
                 if order.request.time_in_force == TimeInForce::Fok || allowed.is_zero() {
                     if matches!(order.request.time_in_force, TimeInForce::Fok | TimeInForce::Ioc) {
-                        let reason = format!("the bar's volume allows {allowed} of {quantity}");
+                        let reason = format!("the market's volume allows {allowed} of {quantity}");
                         self.event(order.id, &order.request, bar.ts, bar.index, OrderStatus::Cancelled { reason });
                         return Execution::Ended;
                     }
@@ -368,7 +416,7 @@ impl SimulatedVenue {
         if remaining.is_zero() || order.request.reduce_only && self.account.position(id).is_zero() {
             self.event(order.id, &order.request, bar.ts, bar.index, OrderStatus::Filled);
             if let Some(bracket) = order.request.bracket {
-                self.place_children(order, bracket, bar);
+                self.place_children(order, bracket, bar, price == bar.open);
             }
             Execution::Done
         } else {
@@ -404,7 +452,9 @@ impl SimulatedVenue {
         (units > Decimal::ZERO).then_some(units)
     }
 
-    fn place_children(&mut self, parent: &WorkingOrder, bracket: super::order::Bracket, bar: &VenueBar) {
+    /// Places a filled entry's stop-loss and take-profit as an OCO pair; `at_open` says the entry
+    /// filled at the bar's open, so the exits may act within the same bar.
+    fn place_children(&mut self, parent: &WorkingOrder, bracket: super::order::Bracket, bar: &VenueBar, at_open: bool) {
         let exit_side = parent.request.side.opposite();
         let qty = parent.filled;
         let mut ids = Vec::new();
@@ -433,6 +483,7 @@ impl SimulatedVenue {
                 triggered: false,
                 trail_extreme: None,
                 rested: false,
+                same_bar: at_open,
             });
         }
         // The stop-loss and take-profit cancel each other.
@@ -492,15 +543,18 @@ fn level_of(order: &WorkingOrder, bar: &VenueBar) -> Decimal {
                 stop_price
             }
         }
-        OrderType::TrailingStop { offset } => {
-            let extreme = order.trail_extreme.unwrap_or(bar.open);
-            match (offset, buy) {
-                (TrailingOffset::Amount(a), false) => extreme - a,
-                (TrailingOffset::Amount(a), true) => extreme + a,
-                (TrailingOffset::Percent(p), false) => extreme * (Decimal::ONE - p / Decimal::ONE_HUNDRED),
-                (TrailingOffset::Percent(p), true) => extreme * (Decimal::ONE + p / Decimal::ONE_HUNDRED),
-            }
-        }
+        OrderType::TrailingStop { offset } => trailing_level(offset, buy, order.trail_extreme.unwrap_or(bar.open)),
+    }
+}
+
+/// A trailing stop's level: `offset` below the best price since submission for a sell, above it
+/// for a buy.
+fn trailing_level(offset: TrailingOffset, buy: bool, extreme: Decimal) -> Decimal {
+    match (offset, buy) {
+        (TrailingOffset::Amount(a), false) => extreme - a,
+        (TrailingOffset::Amount(a), true) => extreme + a,
+        (TrailingOffset::Percent(p), false) => extreme * (Decimal::ONE - p / Decimal::ONE_HUNDRED),
+        (TrailingOffset::Percent(p), true) => extreme * (Decimal::ONE + p / Decimal::ONE_HUNDRED),
     }
 }
 
@@ -587,6 +641,7 @@ impl Venue for SimulatedVenue {
             triggered: false,
             trail_extreme: current.map(|b| b.close),
             rested: false,
+            same_bar: false,
             request,
         };
         self.event(id, &order.request, now, order.submitted_bar, OrderStatus::Accepted);
@@ -599,7 +654,8 @@ impl Venue for SimulatedVenue {
                 let at_close = VenueBar { open: bar.close, high: bar.close, low: bar.close, ..bar };
                 let mut order = order;
                 let instrument = order.request.instrument;
-                match self.execute(&mut order, bar.close, &at_close, false) {
+                let available = self.bar_allowance(&at_close);
+                match self.execute(&mut order, bar.close, &at_close, false, available) {
                     Execution::Partial => self.working[instrument].push(order),
                     Execution::Done => {
                         let mut orders = std::mem::take(&mut self.working[instrument]);
