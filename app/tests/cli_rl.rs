@@ -77,6 +77,58 @@ fn rl_train_tracks_and_registers_and_evaluate_replays_through_the_backtest() {
     let csv = std::fs::read_to_string(&decisions).unwrap();
     assert!(csv.starts_with("timestamp,weight_EURUSD\n"));
     assert_eq!(csv.lines().count() as u64, card["test"]["steps"].as_u64().unwrap() + 1);
+
+    // An ensemble of the agent with itself acts as the agent: the same figures, whatever the
+    // Thompson draws pick, and weights that stay a distribution.
+    let text = ok(
+        dir.path(),
+        &[
+            "rl",
+            "ensemble",
+            "--agent",
+            out.to_str().unwrap(),
+            "--agent",
+            out.to_str().unwrap(),
+            "--data",
+            eurusd.to_str().unwrap(),
+            "--weighting",
+            "thompson",
+            "--every",
+            "5",
+        ],
+    );
+    let figures = |prefix: &str| {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(prefix) && l.contains(" return "))
+            .unwrap_or_else(|| panic!("no {prefix} line: {text}"));
+        line.split_once("return").unwrap().1.to_string()
+    };
+    assert!(text.starts_with("ensemble of 2 agents on EURUSD Test split"), "{text}");
+    assert_eq!(figures("ensemble"), figures("#1 ppo-eurusd-hourly (ppo)"), "{text}");
+    assert_eq!(figures("#2 ppo-eurusd-hourly (ppo)"), figures("#1 ppo-eurusd-hourly (ppo)"), "{text}");
+    assert_eq!(figures("ensemble"), agent_line.split_once("return").unwrap().1, "as `rl evaluate` judged it alone");
+    let means: Vec<f64> = text
+        .lines()
+        .filter(|l| l.starts_with("weight of"))
+        .map(|l| l.split("mean ").nth(1).unwrap().split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(means.len(), 2);
+    assert!((means.iter().sum::<f64>() - 1.0).abs() < 2e-3, "{means:?}");
+    let refused = run(
+        dir.path(),
+        &[
+            "rl",
+            "ensemble",
+            "--agent",
+            out.to_str().unwrap(),
+            "--weighting",
+            "vote",
+            "--data",
+            eurusd.to_str().unwrap(),
+        ],
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--weighting vote: expected fixed"));
 }
 
 #[test]

@@ -20,7 +20,7 @@ use engine::features::FeatureSpec;
 use engine::rl::classic::CartPole;
 use engine::rl::ppo::{PpoAgent, PpoConfig};
 use engine::rl::trading::{InstrumentData, MarketData, ObservationConfig, Split, TradingEnv, TradingEnvConfig};
-use engine::rl::{Action, Environment};
+use engine::rl::{Action, Environment, Space};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -122,7 +122,7 @@ fn main() -> anyhow::Result<()> {
 
     let config = PpoConfig { n_steps: 256, n_epochs: 10, total_steps: PPO_STEPS, ..PpoConfig::default() };
     let obs_dim = env.observation_space().dim();
-    let agent = PpoAgent::new(obs_dim, 3, &config.hidden, 0, &Device::Cpu)?;
+    let agent = PpoAgent::new(obs_dim, &env.action_space(), &config.hidden, 0, &Device::Cpu)?;
     let envs = (0..config.n_envs).map(|_| env.fresh()).collect();
     let started = Instant::now();
     agent.train(envs, &config, |_| {})?;
@@ -134,7 +134,7 @@ fn main() -> anyhow::Result<()> {
     let mut ours = Vec::new();
     for _ in 0..3 {
         let config = PpoConfig { total_steps: PPO_STEPS, ..PpoConfig::default() };
-        let agent = PpoAgent::new(4, 2, &config.hidden, 0, &Device::Cpu)?;
+        let agent = PpoAgent::new(4, &Space::Discrete(2), &config.hidden, 0, &Device::Cpu)?;
         let envs = (0..config.n_envs).map(|_| CartPole::new()).collect();
         let started = Instant::now();
         agent.train(envs, &config, |_| {})?;

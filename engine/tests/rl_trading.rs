@@ -272,3 +272,123 @@ fn bad_data_is_refused_at_construction() {
     assert!(market.model_fallback.as_deref().unwrap_or("").contains("nonexistent"), "{:?}", market.model_fallback);
     assert_eq!(market.model_width(), 0);
 }
+
+/// A hybrid small enough to train for one epoch in a test.
+const TINY_HYBRID: &str = r#"
+name = "tiny"
+seed = 3
+[data]
+path = "unused.csv"
+[features]
+[[features.feature]]
+name = "roc"
+period = 1
+[[features.feature]]
+name = "rsi"
+period = 5
+[features.labels]
+kind = "fixed_horizon"
+horizon = 1
+buy_threshold = 0.0
+sell_threshold = 0.0
+[dataset]
+window = 8
+[model]
+architecture = "hybrid"
+fusion_heads = 2
+fused_dim = 16
+dropout = 0.1
+[model.cnn]
+channels = 8
+model_dim = 16
+heads = 2
+[model.lstm]
+hidden = 16
+model_dim = 16
+[training]
+epochs = 1
+batch_size = 64
+"#;
+
+#[test]
+fn a_trained_hybrid_s_fused_features_are_observed_and_never_see_later_bars() {
+    use candle_core::Device;
+    use engine::data::series::FloatBars;
+    use engine::models::pipeline::{model_windows, prepare, run_experiment};
+    use engine::models::train::{Quiet, TrainOptions};
+    use engine::models::{ExperimentSpec, checkpoint, fused_features};
+
+    let mut data = instruments("EURUSD.csv", &[]);
+    data[0].bars.take_rows(&(0..900).collect::<Vec<_>>());
+    let bars = FloatBars::from_series(&data[0].bars);
+    let model_spec = ExperimentSpec::parse(TINY_HYBRID, std::path::Path::new("tiny.toml")).unwrap();
+    let prepared = prepare(&model_spec, "EURUSD", &bars, "EURUSD.csv").unwrap();
+    let options = TrainOptions { checkpoint_dir: None, resume: false };
+    let trained = run_experiment(&model_spec, &prepared, &Device::Cpu, &options, &mut Quiet).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    checkpoint::save_model(dir.path(), &trained.network, &trained.card).unwrap();
+
+    let observation = |passes: usize| ObservationConfig {
+        window: 8,
+        model: Some(dir.path().to_path_buf()),
+        mc_passes: passes,
+        ..ObservationConfig::default()
+    };
+    let split = TradingEnvConfig::default().split;
+    let market = MarketData::new(data.clone(), &spec(), &observation(1), &split).unwrap();
+    assert_eq!(market.model_fallback, None);
+    assert_eq!(market.model_width(), 2 * 16, "the fused vector and its spread");
+    let plain = MarketData::new(
+        data.clone(),
+        &spec(),
+        &ObservationConfig { window: 8, ..ObservationConfig::default() },
+        &split,
+    )
+    .unwrap();
+    let config = TradingEnvConfig { observation: observation(1), ..TradingEnvConfig::default() };
+    let with_model = TradingEnv::new(Arc::new(market), config, costs(1, FillTiming::NextOpen), Split::Test).unwrap();
+    let config = TradingEnvConfig {
+        observation: ObservationConfig { window: 8, ..ObservationConfig::default() },
+        ..TradingEnvConfig::default()
+    };
+    let without = TradingEnv::new(Arc::new(plain), config, costs(1, FillTiming::NextOpen), Split::Test).unwrap();
+    assert_eq!(with_model.observation_space().dim(), without.observation_space().dim() + 32);
+
+    // At bar t the observed model features are the model's fused vector of the window ending at t.
+    let market = with_model.market();
+    let t = market.split_range(Split::Test).start + 5;
+    let mut observed = Vec::new();
+    market.push_model(t, &mut observed);
+    let windows = model_windows(&trained.card, "EURUSD", &bars).unwrap();
+    let end = windows.window_ends().into_iter().find(|&e| windows.times[e] == bars.ts[t]).unwrap();
+    let fused = fused_features(&trained.network, &windows.windows(&[end], &Device::Cpu).unwrap(), 1, 0).unwrap();
+    let mean: Vec<f32> = fused.mean.flatten_all().unwrap().to_vec1().unwrap();
+    assert_eq!(observed.len(), 32);
+    for (got, want) in observed[..16].iter().zip(&mean) {
+        assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0), "{got} vs {want}");
+    }
+    assert!(observed[16..].iter().all(|s| *s == 0.0), "one deterministic pass has no spread");
+    assert!(mean.iter().any(|v| v.abs() > 1e-6), "a fused vector of zeros would prove nothing");
+
+    // Later bars changed: the model features up to t stay the same, bit for bit.
+    let mut altered = data.clone();
+    for i in t + 1..altered[0].bars.len() {
+        let b = &mut altered[0].bars;
+        for col in [&mut b.open, &mut b.high, &mut b.low, &mut b.close] {
+            col[i] *= rust_decimal::Decimal::new(97, 2);
+        }
+    }
+    let changed = MarketData::new(altered, &spec(), &observation(1), &split).unwrap();
+    for s in market.split_range(Split::Train).start..=t {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        market.push_model(s, &mut a);
+        changed.push_model(s, &mut b);
+        assert_eq!(a, b, "the model features at bar {s} saw bars after {t}");
+    }
+
+    // Several dropout passes give a spread.
+    let mc = MarketData::new(data, &spec(), &observation(4), &split).unwrap();
+    let mut sampled = Vec::new();
+    mc.push_model(t, &mut sampled);
+    assert!(sampled[16..].iter().any(|s| *s > 0.0), "MC dropout spread: {:?}", &sampled[16..]);
+}

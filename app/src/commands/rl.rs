@@ -1,5 +1,6 @@
-//! `sextant rl train --spec FILE` and `sextant rl evaluate --agent DIR`: trains a trading agent
-//! with a progress bar and tracking, and judges a saved agent on a split against buy-and-hold.
+//! `sextant rl train --spec FILE`, `sextant rl evaluate --agent DIR` and `sextant rl ensemble
+//! --agent DIR --agent DIR`: trains a trading agent with a progress bar and tracking, and judges
+//! a saved agent, or several acting as one, on a split against buy-and-hold.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -11,9 +12,10 @@ use engine::config::Settings;
 use engine::data::import::{ImportOptions, RowPolicy, read_file};
 use engine::domain::{Symbol, Timeframe};
 use engine::models::default_device;
+use engine::rl::ensemble::{Ensemble, Policy, Weighting};
 use engine::rl::run::{
-    AGENT_CARD, AGENT_WEIGHTS, AgentCard, TrainedAgent, build_env, buy_and_hold, card, evaluate, load_agent, read_card,
-    save_agent, train,
+    AGENT_CARD, AGENT_WEIGHTS, AgentCard, TrainedAgent, build_env, buy_and_hold, card, evaluate, evaluate_ensemble,
+    load_agent, read_card, save_agent, train,
 };
 use engine::rl::spec::RlSpec;
 use engine::rl::trading::{EpisodeStats, InstrumentData, Split, TargetWeightsStrategy, TradingEnv};
@@ -28,6 +30,8 @@ pub enum RlCommand {
     Train(RlTrainArgs),
     /// Judge a saved agent: `rl evaluate --agent DIR [--data FILE] [--split test]`.
     Evaluate(RlEvaluateArgs),
+    /// Judge saved agents acting as one: `rl ensemble --agent A --agent B [--weighting thompson]`.
+    Ensemble(RlEnsembleArgs),
 }
 
 #[derive(Args, Debug)]
@@ -63,10 +67,42 @@ pub struct RlEvaluateArgs {
     pub out: Option<PathBuf>,
 }
 
+#[derive(Args, Debug)]
+pub struct RlEnsembleArgs {
+    /// Agent folders written by `rl train`, all trading the same instruments on the same features.
+    #[arg(long = "agent", value_name = "DIR", required = true)]
+    pub agents: Vec<PathBuf>,
+    /// How the weights move: fixed (equal), rolling_sharpe, thompson or meta_select (FinRL's).
+    #[arg(long, default_value = "thompson")]
+    pub weighting: String,
+    /// Rewards in the rolling Sharpe ratio, or in the selector's validation window.
+    #[arg(long, default_value_t = 63)]
+    pub window: usize,
+    /// Steps between Thompson draws, or between re-selections.
+    #[arg(long, default_value_t = 21)]
+    pub every: usize,
+    /// Softmax temperature of the rolling-Sharpe weights.
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f64,
+    /// How much Thompson sampling keeps of old evidence per step.
+    #[arg(long, default_value_t = 0.99)]
+    pub discount: f64,
+    /// Seed of the Thompson draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Bars to evaluate on (default: the first agent's spec's data).
+    #[arg(long, value_name = "FILE")]
+    pub data: Vec<PathBuf>,
+    /// Which split of the data: train, validation, test or all.
+    #[arg(long, default_value = "test")]
+    pub split: String,
+}
+
 pub async fn run(cmd: RlCommand, settings: &Settings) -> anyhow::Result<()> {
     match cmd {
         RlCommand::Train(args) => run_train(args, settings).await,
         RlCommand::Evaluate(args) => run_evaluate(args, settings).await,
+        RlCommand::Ensemble(args) => run_ensemble(args, settings).await,
     }
 }
 
@@ -294,18 +330,32 @@ fn parse_split(text: &str) -> anyhow::Result<Split> {
     })
 }
 
-async fn run_evaluate(args: RlEvaluateArgs, settings: &Settings) -> anyhow::Result<()> {
-    let card = read_card(&args.agent)?;
-    let spec = RlSpec::parse(&card.spec_toml, &args.agent.join(AGENT_CARD))
-        .with_context(|| format!("{}: the stored spec", args.agent.display()))?;
-    let split = parse_split(&args.split)?;
-    let instruments = if args.data.is_empty() {
+/// The spec an agent folder stores.
+fn stored_spec(dir: &Path, card: &AgentCard) -> anyhow::Result<RlSpec> {
+    RlSpec::parse(&card.spec_toml, &dir.join(AGENT_CARD)).with_context(|| format!("{}: the stored spec", dir.display()))
+}
+
+/// The environment an agent was trained for, over `data` (default: its spec's data).
+async fn agent_env(
+    spec: &RlSpec,
+    card: &AgentCard,
+    data: &[PathBuf],
+    settings: &Settings,
+) -> anyhow::Result<TradingEnv> {
+    let instruments = if data.is_empty() {
         let origin_spec = RlSpec { origin: PathBuf::from("."), ..spec.clone() };
         spec_instruments(&origin_spec, settings).await?
     } else {
-        pick(read_files(&args.data)?, Some(&card.symbols))?
+        pick(read_files(data)?, Some(&card.symbols))?
     };
-    let env = build_env(&spec, instruments)?;
+    Ok(build_env(spec, instruments)?)
+}
+
+async fn run_evaluate(args: RlEvaluateArgs, settings: &Settings) -> anyhow::Result<()> {
+    let card = read_card(&args.agent)?;
+    let spec = stored_spec(&args.agent, &card)?;
+    let split = parse_split(&args.split)?;
+    let env = agent_env(&spec, &card, &args.data, settings).await?;
     let agent = load_agent(&args.agent, &spec, &env, &default_device())?;
     let (stats, episode) = evaluate(&agent, &env, split)?;
     let hold = buy_and_hold(&env, split)?;
@@ -330,6 +380,64 @@ async fn run_evaluate(args: RlEvaluateArgs, settings: &Settings) -> anyhow::Resu
     if let Some(out) = &args.out {
         write_decisions(out, &env, &episode)?;
         outln!("decisions written to {}", out.display());
+    }
+    Ok(())
+}
+
+async fn run_ensemble(args: RlEnsembleArgs, settings: &Settings) -> anyhow::Result<()> {
+    let split = parse_split(&args.split)?;
+    let cards = args.agents.iter().map(|dir| read_card(dir)).collect::<Result<Vec<_>, _>>()?;
+    let first = &cards[0];
+    for (dir, c) in args.agents.iter().zip(&cards).skip(1) {
+        if c.symbols != first.symbols || c.feature_spec_hash != first.feature_spec_hash {
+            bail!(
+                "{}: an ensemble's agents must trade the same instruments on the same features; it trades {} on feature spec {}, {} trades {} on {}",
+                dir.display(),
+                c.symbols.join(","),
+                c.feature_spec_hash,
+                args.agents[0].display(),
+                first.symbols.join(","),
+                first.feature_spec_hash
+            );
+        }
+    }
+    let env = agent_env(&stored_spec(&args.agents[0], first)?, first, &args.data, settings).await?;
+    let device = default_device();
+    let mut members: Vec<(String, Box<dyn Policy>)> = Vec::new();
+    for (k, (dir, c)) in args.agents.iter().zip(&cards).enumerate() {
+        let agent = load_agent(dir, &stored_spec(dir, c)?, &env, &device)?;
+        members.push((format!("#{} {} ({})", k + 1, c.name, c.algorithm.name()), Box::new(agent)));
+    }
+    let weighting = match args.weighting.as_str() {
+        "fixed" => Weighting::Fixed,
+        "rolling_sharpe" => Weighting::RollingSharpe { window: args.window, temperature: args.temperature },
+        "thompson" => Weighting::Thompson { decision_window: args.every, discount: args.discount },
+        "meta_select" => Weighting::MetaSelect { validation_window: args.window, reselect_every: args.every },
+        other => bail!("--weighting {other}: expected fixed, rolling_sharpe, thompson or meta_select"),
+    };
+    let mut ensemble = Ensemble::new(members, weighting, args.seed)?;
+    let range = env.market().split_range(split);
+    outln!(
+        "ensemble of {} agents on {} {:?} split ({} decisions), {} weighting",
+        ensemble.len(),
+        first.symbols.join(", "),
+        split,
+        range.len(),
+        args.weighting
+    );
+    let names: Vec<String> = ensemble.names().iter().map(|n| n.to_string()).collect();
+    for (k, name) in names.iter().enumerate() {
+        let member = ensemble.member(k).context("ensemble member")?;
+        outln!("{}", stats_line(name, &evaluate(member, &env, split)?.0));
+    }
+    let episode = evaluate_ensemble(&mut ensemble, &env, split)?;
+    outln!("{}", stats_line("ensemble", &episode.stats));
+    outln!("{}", stats_line("buy and hold", &buy_and_hold(&env, split)?));
+    let steps = episode.weights.len().max(1) as f64;
+    for (k, name) in names.iter().enumerate() {
+        let mean = episode.weights.iter().map(|w| w[k]).sum::<f64>() / steps;
+        let last = episode.weights.last().map(|w| w[k]).unwrap_or(f64::NAN);
+        outln!("weight of {name}: mean {mean:.3}, final {last:.3}");
     }
     Ok(())
 }
@@ -378,8 +486,6 @@ fn write_decisions(path: &Path, env: &TradingEnv, episode: &TradingEnv) -> anyho
         }
         text.push('\n');
     }
-    let tmp = path.with_extension("csv.tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    engine::models::checkpoint::write_atomic(path, text.as_bytes())?;
     Ok(())
 }

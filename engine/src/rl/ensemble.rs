@@ -21,7 +21,7 @@ pub trait Policy: Send {
 
 impl Policy for PpoAgent {
     fn decide(&self, obs: &[f32]) -> Result<Action, AgentError> {
-        Ok(Action::Discrete(self.act_greedy(obs)?))
+        Ok(self.act_greedy(obs)?)
     }
 }
 
@@ -97,6 +97,19 @@ impl Ensemble {
 
     pub fn names(&self) -> Vec<&str> {
         self.members.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    /// Member `k` alone.
+    pub fn member(&self, k: usize) -> Option<&dyn Policy> {
+        self.members.get(k).map(|(_, p)| p.as_ref())
+    }
+
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
     }
 
     pub fn weights(&self) -> &[f64] {

@@ -1,17 +1,19 @@
-//! PPO for discrete actions (Schulman et al. 2017, as Stable-Baselines3 implements it): clipped
-//! objective, GAE, value loss (optionally clipped), entropy bonus, minibatch epochs over
-//! vectorised rollouts, time-limit bootstrapping, observation and reward normalisation, linear
-//! learning-rate and clip-range schedules.
+//! PPO (Schulman et al. 2017, as Stable-Baselines3 implements it) for discrete actions (a
+//! categorical policy) and continuous ones (a diagonal Gaussian): clipped objective, GAE, value
+//! loss (optionally clipped), entropy bonus, minibatch epochs over vectorised rollouts, time-limit
+//! bootstrapping, observation and reward normalisation, linear learning-rate and clip-range schedules.
 
 use candle_core::{D, Device, Tensor};
 use candle_nn::VarMap;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 use super::env::{Action, Environment, RlError, Space};
 use super::nets::{Activation, Mlp, WeightInit};
+use super::offpolicy::to_env_action;
 use super::vector::VecEnv;
 use crate::models::ModelError;
 use crate::models::fused_ops::softmax_last_dim;
@@ -103,15 +105,46 @@ impl RunningStats {
     }
 }
 
-/// A discrete-action actor-critic: separate policy and value networks.
+/// What the policy network's outputs mean.
+enum PolicyHead {
+    /// Logits of `actions` choices.
+    Categorical { actions: usize },
+    /// Means of a diagonal Gaussian over [-1, 1] per dimension, whose log standard deviations are
+    /// parameters of their own, independent of the state (SB3's default, starting at 0). The
+    /// environment gets samples clipped to [-1, 1] and rescaled to its box (as SAC and TD3 act
+    /// here); the log-probabilities are of the unclipped samples, as in SB3.
+    Gaussian { log_std: Tensor, low: Vec<f64>, high: Vec<f64> },
+}
+
+impl PolicyHead {
+    /// Numbers stored per action in the rollout buffer.
+    fn width(&self) -> usize {
+        match self {
+            Self::Categorical { .. } => 1,
+            Self::Gaussian { low, .. } => low.len(),
+        }
+    }
+
+    fn space(&self) -> Space {
+        match self {
+            Self::Categorical { actions } => Space::Discrete(*actions),
+            Self::Gaussian { low, high, .. } => Space::Box { low: low.clone(), high: high.clone() },
+        }
+    }
+}
+
+/// ½·ln(2π), the Gaussian log-density's constant.
+const HALF_LN_2PI: f64 = 0.918_938_533_204_672_7;
+
+/// An actor-critic with separate policy and value networks.
 pub struct PpoAgent {
     policy: Mlp,
     value: Mlp,
+    head: PolicyHead,
     pub varmap: VarMap,
     /// Observation statistics when normalising (kept in the store too, so they are saved).
     obs_stats: Option<std::sync::Mutex<RunningStats>>,
     obs_dim: usize,
-    actions: usize,
     device: Device,
 }
 
@@ -127,9 +160,11 @@ pub struct PpoProgress {
 }
 
 impl PpoAgent {
+    /// An agent acting in `action_space`: categorical over a discrete space, Gaussian over a
+    /// bounded box.
     pub fn new(
         obs_dim: usize,
-        actions: usize,
+        action_space: &Space,
         hidden: &[usize],
         seed: u64,
         device: &Device,
@@ -146,20 +181,38 @@ impl PpoAgent {
                 &params.sub(name),
             )
         };
+        let (outputs, head) = match action_space {
+            Space::Discrete(actions) => (*actions, PolicyHead::Categorical { actions: *actions }),
+            Space::Box { low, high } => {
+                if low.iter().chain(high).any(|b| !b.is_finite()) || low.iter().zip(high).any(|(l, h)| l >= h) {
+                    return Err(ModelError::Data(format!(
+                        "ppo needs a bounded box of actions with low < high, got {}",
+                        action_space.describe()
+                    )));
+                }
+                let log_std = params.sub("policy").get("log_std", &[low.len()], Init::Const(0.0))?;
+                (low.len(), PolicyHead::Gaussian { log_std, low: low.clone(), high: high.clone() })
+            }
+        };
         Ok(Self {
-            policy: mlp(actions, 0.01, "policy")?,
+            policy: mlp(outputs, 0.01, "policy")?,
             value: mlp(1, 1.0, "value")?,
+            head,
             varmap,
             obs_stats: None,
             obs_dim,
-            actions,
             device: device.clone(),
         })
     }
 
     /// An agent for `config`: its networks, and observation statistics when it normalises.
-    pub fn for_config(obs_dim: usize, actions: usize, config: &PpoConfig, device: &Device) -> Result<Self, ModelError> {
-        let mut agent = Self::new(obs_dim, actions, &config.hidden, config.seed, device)?;
+    pub fn for_config(
+        obs_dim: usize,
+        action_space: &Space,
+        config: &PpoConfig,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        let mut agent = Self::new(obs_dim, action_space, &config.hidden, config.seed, device)?;
         if config.normalize_observations {
             let params = ParamFactory::new(agent.varmap.clone(), config.seed, device.clone()).sub("obs_norm");
             params.get("mean", &[obs_dim], Init::Const(0.0))?;
@@ -222,17 +275,96 @@ impl PpoAgent {
         Ok(Tensor::from_vec(flat, (obs.len(), self.obs_dim), &self.device)?)
     }
 
-    /// Action probabilities and state values for a batch of observations.
-    fn evaluate(&self, obs: &Tensor) -> Result<(Tensor, Tensor), ModelError> {
-        let probs = softmax_last_dim(&self.policy.forward(obs)?)?;
-        let values = self.value.forward(obs)?.squeeze(1)?;
-        Ok((probs, values))
+    /// The action space the agent acts in.
+    pub fn action_space(&self) -> Space {
+        self.head.space()
     }
 
-    /// The most likely action (deterministic evaluation).
-    pub fn act_greedy(&self, obs: &[f32]) -> Result<usize, ModelError> {
-        let logits: Vec<f32> = self.policy.forward(&self.batch(&[obs.to_vec()])?)?.squeeze(0)?.to_vec1()?;
-        Ok(logits.iter().enumerate().fold(0, |best, (k, v)| if *v > logits[best] { k } else { best }))
+    /// The most likely action (deterministic evaluation): the likeliest choice, or the Gaussian's
+    /// mean clipped to the box.
+    pub fn act_greedy(&self, obs: &[f32]) -> Result<Action, ModelError> {
+        let out: Vec<f32> = self.policy.forward(&self.batch(&[obs.to_vec()])?)?.squeeze(0)?.to_vec1()?;
+        Ok(match &self.head {
+            PolicyHead::Categorical { .. } => {
+                Action::Discrete(out.iter().enumerate().fold(0, |best, (k, v)| if *v > out[best] { k } else { best }))
+            }
+            PolicyHead::Gaussian { low, high, .. } => {
+                to_env_action(&out.iter().map(|m| m.clamp(-1.0, 1.0)).collect::<Vec<_>>(), low, high)
+            }
+        })
+    }
+
+    /// Samples one action per observation row: the action for the environment, the numbers kept
+    /// in the rollout buffer (index, or the unclipped sample) and its log-probability.
+    fn sample(&self, outputs: &Tensor, rng: &mut ChaCha8Rng) -> Result<Vec<(Action, Vec<f32>, f64)>, ModelError> {
+        match &self.head {
+            PolicyHead::Categorical { .. } => {
+                let probs: Vec<Vec<f32>> = softmax_last_dim(outputs)?.to_vec2()?;
+                Ok(probs
+                    .iter()
+                    .map(|p| {
+                        let u: f32 = rng.random();
+                        let mut acc = 0.0;
+                        let mut a = p.len() - 1;
+                        for (k, q) in p.iter().enumerate() {
+                            acc += q;
+                            if u < acc {
+                                a = k;
+                                break;
+                            }
+                        }
+                        (Action::Discrete(a), vec![a as f32], f64::from(p[a].max(1e-12)).ln())
+                    })
+                    .collect())
+            }
+            PolicyHead::Gaussian { log_std, low, high } => {
+                let means: Vec<Vec<f32>> = outputs.to_vec2()?;
+                let log_std: Vec<f32> = log_std.to_vec1()?;
+                Ok(means
+                    .iter()
+                    .map(|mean| {
+                        let mut logp = 0.0;
+                        let mut raw = Vec::with_capacity(mean.len());
+                        for (j, m) in mean.iter().enumerate() {
+                            let eps: f64 = rng.sample(StandardNormal);
+                            let ls = f64::from(log_std[j]);
+                            logp += -0.5 * eps * eps - ls - HALF_LN_2PI;
+                            raw.push((f64::from(*m) + ls.exp() * eps) as f32);
+                        }
+                        let clipped: Vec<f32> = raw.iter().map(|a| a.clamp(-1.0, 1.0)).collect();
+                        (to_env_action(&clipped, low, high), raw, logp)
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    /// Log-probabilities of the buffered `actions` (rows of `width` numbers) under the current
+    /// policy, and the policy's mean entropy, both differentiable.
+    fn log_prob_and_entropy(&self, outputs: &Tensor, actions: &[f32]) -> Result<(Tensor, Tensor), ModelError> {
+        let n = outputs.dim(0)?;
+        match &self.head {
+            PolicyHead::Categorical { actions: k } => {
+                let mut one_hot = vec![0f32; n * k];
+                for (r, a) in actions.iter().enumerate() {
+                    one_hot[r * k + *a as usize] = 1.0;
+                }
+                let one_hot = Tensor::from_vec(one_hot, (n, *k), &self.device)?;
+                let log_probs = candle_nn::ops::log_softmax(outputs, D::Minus1)?;
+                let logp = (&log_probs * &one_hot)?.sum(D::Minus1)?;
+                let entropy = (log_probs.exp()? * &log_probs)?.sum(D::Minus1)?.neg()?.mean_all()?;
+                Ok((logp, entropy))
+            }
+            PolicyHead::Gaussian { log_std, .. } => {
+                let dim = log_std.dim(0)?;
+                let taken = Tensor::from_vec(actions.to_vec(), (n, dim), &self.device)?;
+                let z = (taken - outputs)?.broadcast_div(&log_std.exp()?)?;
+                let per_dim = ((z.sqr()? * -0.5)?.broadcast_sub(log_std)? - HALF_LN_2PI)?;
+                let logp = per_dim.sum(D::Minus1)?;
+                let entropy = (log_std.sum_all()? + dim as f64 * (0.5 + HALF_LN_2PI))?;
+                Ok((logp, entropy))
+            }
+        }
     }
 
     /// Trains on `envs` (one environment per `config.n_envs`, all of the same task).
@@ -246,13 +378,14 @@ impl PpoAgent {
         if n_envs == 0 || n_envs != config.n_envs {
             return Err(PpoError::Config(format!("{} environments for n_envs = {}", n_envs, config.n_envs)));
         }
-        if envs[0].action_space() != Space::Discrete(self.actions) {
+        if envs[0].action_space() != self.head.space() {
             return Err(PpoError::Config(format!(
-                "this agent takes Discrete({}), the environment has {}",
-                self.actions,
+                "this agent takes {}, the environment has {}",
+                self.head.space().describe(),
                 envs[0].action_space().describe()
             )));
         }
+        let width = self.head.width();
         let rollout = config.n_steps * n_envs;
         let updates = config.total_steps.div_ceil(rollout);
         let mut venv = VecEnv::new(envs, config.seed);
@@ -269,31 +402,17 @@ impl PpoAgent {
             opt.learning_rate = config.learning_rate * remaining;
             let clip = config.clip_range * remaining;
             let mut b_obs: Vec<Vec<f32>> = Vec::with_capacity(rollout);
-            let mut b_act = Vec::with_capacity(rollout);
+            let mut b_act: Vec<f32> = Vec::with_capacity(rollout * width);
             let mut b_logp = Vec::with_capacity(rollout);
             let mut b_val = Vec::with_capacity(rollout);
             let mut b_rew = Vec::with_capacity(rollout);
             let mut b_done = Vec::with_capacity(rollout);
             for _ in 0..config.n_steps {
                 self.observe_stats(&obs);
-                let (probs, values) = self.evaluate(&self.batch(&obs)?)?;
-                let probs: Vec<Vec<f32>> = probs.to_vec2()?;
-                let values: Vec<f32> = values.to_vec1()?;
-                let mut actions = Vec::with_capacity(n_envs);
-                for p in &probs {
-                    let u: f32 = rng.random();
-                    let mut acc = 0.0;
-                    let mut a = p.len() - 1;
-                    for (k, q) in p.iter().enumerate() {
-                        acc += q;
-                        if u < acc {
-                            a = k;
-                            break;
-                        }
-                    }
-                    actions.push(a);
-                }
-                let step = venv.step(&actions.iter().map(|a| Action::Discrete(*a)).collect::<Vec<_>>())?;
+                let x = self.batch(&obs)?;
+                let samples = self.sample(&self.policy.forward(&x)?, &mut rng)?;
+                let values: Vec<f32> = self.value.forward(&x)?.squeeze(1)?.to_vec1()?;
+                let step = venv.step(&samples.iter().map(|(a, _, _)| a.clone()).collect::<Vec<_>>())?;
                 // A time limit is not a failure: bootstrap from the value of where it stopped.
                 let truncated: Vec<usize> =
                     (0..n_envs).filter(|&i| step.steps[i].truncated && !step.steps[i].terminated).collect();
@@ -326,8 +445,8 @@ impl PpoAgent {
                         episode_returns[i] = 0.0;
                     }
                     b_obs.push(obs[i].clone());
-                    b_act.push(actions[i]);
-                    b_logp.push(f64::from(probs[i][actions[i]].max(1e-12)).ln());
+                    b_act.extend_from_slice(&samples[i].1);
+                    b_logp.push(samples[i].2);
                     b_val.push(f64::from(values[i]));
                     b_rew.push(reward);
                     b_done.push(s.terminated || s.truncated);
@@ -396,7 +515,7 @@ impl PpoAgent {
         &self,
         chunk: &[usize],
         b_obs: &[Vec<f32>],
-        b_act: &[usize],
+        b_act: &[f32],
         b_logp: &[f64],
         b_val: &[f64],
         advantages: &[f64],
@@ -406,11 +525,9 @@ impl PpoAgent {
         opt: &mut AdamW,
     ) -> Result<(f64, f64, f64), ModelError> {
         let n = chunk.len();
+        let width = self.head.width();
         let obs: Vec<Vec<f32>> = chunk.iter().map(|&k| b_obs[k].clone()).collect();
-        let mut one_hot = vec![0f32; n * self.actions];
-        for (r, &k) in chunk.iter().enumerate() {
-            one_hot[r * self.actions + b_act[k]] = 1.0;
-        }
+        let actions: Vec<f32> = chunk.iter().flat_map(|&k| b_act[k * width..(k + 1) * width].iter().copied()).collect();
         // Advantages normalised per minibatch, as Stable-Baselines3 does.
         let adv: Vec<f64> = chunk.iter().map(|&k| advantages[k]).collect();
         let mean = adv.iter().sum::<f64>() / n as f64;
@@ -420,10 +537,8 @@ impl PpoAgent {
         let adv = Tensor::from_vec(adv, n, dev)?;
         let old_logp = Tensor::from_vec(chunk.iter().map(|&k| b_logp[k] as f32).collect::<Vec<_>>(), n, dev)?;
         let ret = Tensor::from_vec(chunk.iter().map(|&k| returns[k] as f32).collect::<Vec<_>>(), n, dev)?;
-        let one_hot = Tensor::from_vec(one_hot, (n, self.actions), dev)?;
         let x = self.batch(&obs)?;
-        let log_probs = candle_nn::ops::log_softmax(&self.policy.forward(&x)?, D::Minus1)?;
-        let logp = (&log_probs * &one_hot)?.sum(D::Minus1)?;
+        let (logp, entropy) = self.log_prob_and_entropy(&self.policy.forward(&x)?, &actions)?;
         let ratio = (logp - old_logp)?.exp()?;
         let unclipped = (&ratio * &adv)?;
         let clipped = (ratio.clamp(1.0 - clip, 1.0 + clip)? * &adv)?;
@@ -438,7 +553,6 @@ impl PpoAgent {
             None => values,
         };
         let value_loss = (values - ret)?.sqr()?.mean_all()?;
-        let entropy = (log_probs.exp()? * &log_probs)?.sum(D::Minus1)?.neg()?.mean_all()?;
         let loss = ((&policy_loss + (&value_loss * config.vf_coef)?)? - (&entropy * config.ent_coef)?)?;
         let grads = loss.backward()?;
         opt.step(&grads, Some(config.max_grad_norm))?;
@@ -452,8 +566,7 @@ impl PpoAgent {
         for e in 0..episodes {
             let mut obs = env.reset(seed.wrapping_add(e as u64));
             loop {
-                let action = self.act_greedy(&obs)?;
-                let step = env.step(&Action::Discrete(action))?;
+                let step = env.step(&self.act_greedy(&obs)?)?;
                 total += step.reward;
                 if step.terminated || step.truncated {
                     break;
@@ -504,6 +617,34 @@ mod tests {
     }
 
     #[test]
+    fn sampled_log_probabilities_are_the_training_objective_s_and_reach_log_std() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let obs: Vec<Vec<f32>> = (0..6).map(|i| vec![i as f32 * 0.1, -0.3, 0.7]).collect();
+        for space in [Space::Discrete(4), Space::Box { low: vec![-2.0, 0.0], high: vec![2.0, 1.0] }] {
+            let agent = PpoAgent::new(3, &space, &[16], 7, &Device::Cpu).unwrap();
+            let out = agent.policy.forward(&agent.batch(&obs).unwrap()).unwrap();
+            let samples = agent.sample(&out, &mut rng).unwrap();
+            let stored: Vec<f32> = samples.iter().flat_map(|(_, r, _)| r.clone()).collect();
+            let (logp, entropy) = agent.log_prob_and_entropy(&out, &stored).unwrap();
+            let values: Vec<f32> = logp.to_vec1().unwrap();
+            for ((action, _, want), got) in samples.iter().zip(&values) {
+                assert!((f64::from(*got) - want).abs() < 1e-4, "{space:?}: {got} vs {want}");
+                if let Action::Continuous(a) = action {
+                    assert!((-2.0..=2.0).contains(&a[0]) && (0.0..=1.0).contains(&a[1]), "{a:?} outside the box");
+                }
+            }
+            if let PolicyHead::Gaussian { log_std, .. } = &agent.head {
+                // log σ starts at 0: the entropy of unit Gaussians, and the gradient reaches log σ.
+                let e = f64::from(entropy.to_scalar::<f32>().unwrap());
+                assert!((e - 2.0 * (0.5 + HALF_LN_2PI)).abs() < 1e-5, "{e}");
+                let grads = logp.sum_all().unwrap().backward().unwrap();
+                let g: Vec<f32> = grads.get(log_std).unwrap().to_vec1().unwrap();
+                assert!(g.iter().all(|x| x.abs() > 0.0), "{g:?}");
+            }
+        }
+    }
+
+    #[test]
     fn a_normalising_agent_saves_and_restores_its_statistics() {
         let config = PpoConfig {
             total_steps: 512,
@@ -512,7 +653,7 @@ mod tests {
             clip_range_vf: Some(0.2),
             ..PpoConfig::default()
         };
-        let agent = PpoAgent::for_config(4, 2, &config, &Device::Cpu).unwrap();
+        let agent = PpoAgent::for_config(4, &Space::Discrete(2), &config, &Device::Cpu).unwrap();
         let envs = (0..config.n_envs).map(|_| CartPole::new()).collect();
         let history = agent.train(envs, &config, |_| {}).unwrap();
         assert!(history.iter().all(|h| h.value_loss.is_finite() && h.policy_loss.is_finite()));
@@ -521,7 +662,9 @@ mod tests {
         crate::rl::nets::save_stores(&path, &[("ppo", &agent.varmap)]).unwrap();
         let stats = agent.obs_stats.as_ref().unwrap().lock().unwrap().clone();
         assert!(stats.count > 500.0 && stats.var.iter().all(|v| *v > 0.0 && *v != 1.0));
-        let loaded = PpoAgent::for_config(4, 2, &PpoConfig { seed: 99, ..config.clone() }, &Device::Cpu).unwrap();
+        let loaded =
+            PpoAgent::for_config(4, &Space::Discrete(2), &PpoConfig { seed: 99, ..config.clone() }, &Device::Cpu)
+                .unwrap();
         crate::rl::nets::load_stores(&path, &[("ppo", &loaded.varmap)], &Device::Cpu).unwrap();
         loaded.restore_normaliser().unwrap();
         let restored = loaded.obs_stats.as_ref().unwrap().lock().unwrap().clone();
@@ -533,7 +676,7 @@ mod tests {
         for _ in 0..50 {
             let a = agent.act_greedy(&obs).unwrap();
             assert_eq!(a, loaded.act_greedy(&obs).unwrap());
-            let step = env.step(&Action::Discrete(a)).unwrap();
+            let step = env.step(&a).unwrap();
             if step.terminated || step.truncated {
                 break;
             }

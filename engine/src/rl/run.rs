@@ -8,7 +8,7 @@ use std::sync::Arc;
 use candle_core::Device;
 use serde::{Deserialize, Serialize};
 
-use super::ensemble::{Policy, ScaledPolicy};
+use super::ensemble::{Ensemble, Policy, ScaledPolicy};
 use super::env::{Action, Environment, Space};
 use super::offpolicy::{AgentError, train_off_policy};
 use super::ppo::PpoAgent;
@@ -27,7 +27,7 @@ pub const AGENT_FORMAT: &str = "sextant-rl-agent/1";
 
 /// A trained agent of any algorithm.
 pub enum TrainedAgent {
-    Ppo(PpoAgent),
+    Ppo(Box<PpoAgent>),
     Sac(Box<ScaledPolicy<SacAgent>>),
     Td3(Box<ScaledPolicy<Td3Agent>>),
     Rainbow(Box<RainbowAgent>),
@@ -102,9 +102,7 @@ pub fn new_agent(spec: &RlSpec, env: &TradingEnv, device: &Device) -> Result<Tra
     let space = env.action_space();
     let (low, high) = box_bounds(&space);
     Ok(match (spec.algorithm, &space) {
-        (Algorithm::Ppo, Space::Discrete(n)) => {
-            TrainedAgent::Ppo(PpoAgent::for_config(obs_dim, *n, &spec.ppo, device)?)
-        }
+        (Algorithm::Ppo, _) => TrainedAgent::Ppo(Box::new(PpoAgent::for_config(obs_dim, &space, &spec.ppo, device)?)),
         (Algorithm::Rainbow, Space::Discrete(n)) => {
             TrainedAgent::Rainbow(Box::new(RainbowAgent::new(obs_dim, *n, &spec.rainbow, device)?))
         }
@@ -184,6 +182,56 @@ pub fn evaluate(policy: &dyn Policy, env: &TradingEnv, split: Split) -> Result<(
     }
     let stats = env.episode_stats().cloned().ok_or_else(|| AgentError::Config("the episode did not finish".into()))?;
     Ok((stats, env))
+}
+
+/// An ensemble's episode over a split, with what moved its weights.
+pub struct EnsembleEpisode {
+    pub stats: EpisodeStats,
+    /// The weights after each step.
+    pub weights: Vec<Vec<f64>>,
+    /// The episode, for its decisions.
+    pub episode: TradingEnv,
+}
+
+/// One episode of `ensemble` over `split`. Each member also trades a shadow copy of the
+/// environment with its own actions; the rewards of those shadows move the weights, so a member
+/// is judged on what it would have earned, not on the trades of the ensemble.
+pub fn evaluate_ensemble(
+    ensemble: &mut Ensemble,
+    env: &TradingEnv,
+    split: Split,
+) -> Result<EnsembleEpisode, AgentError> {
+    let mut main = env.with_split(split)?;
+    let mut obs = main.reset(0);
+    let mut shadows = (0..ensemble.len()).map(|_| env.with_split(split)).collect::<Result<Vec<_>, _>>()?;
+    let mut shadow_obs: Vec<Option<Vec<f32>>> = shadows.iter_mut().map(|s| Some(s.reset(0))).collect();
+    let mut weights = Vec::new();
+    loop {
+        let (action, _) = ensemble.decide(&obs)?;
+        let step = main.step(&action)?;
+        let mut rewards = Vec::with_capacity(shadows.len());
+        for (k, (shadow, seen)) in shadows.iter_mut().zip(shadow_obs.iter_mut()).enumerate() {
+            // A member stopped out in its shadow earns nothing more.
+            let Some(o) = seen.take() else {
+                rewards.push(0.0);
+                continue;
+            };
+            let member = ensemble.member(k).ok_or_else(|| AgentError::Config(format!("no member {k}")))?;
+            let s = shadow.step(&member.decide(&o)?)?;
+            rewards.push(s.reward);
+            if !(s.terminated || s.truncated) {
+                *seen = Some(s.observation);
+            }
+        }
+        ensemble.observe(&rewards)?;
+        weights.push(ensemble.weights().to_vec());
+        if step.terminated || step.truncated {
+            break;
+        }
+        obs = step.observation;
+    }
+    let stats = main.episode_stats().cloned().ok_or_else(|| AgentError::Config("the episode did not finish".into()))?;
+    Ok(EnsembleEpisode { stats, weights, episode: main })
 }
 
 /// Equal-weight buy-and-hold (every instrument long, within the limits) over `split`.

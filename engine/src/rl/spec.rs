@@ -37,8 +37,13 @@ impl Algorithm {
         }
     }
 
-    pub fn continuous(self) -> bool {
-        matches!(self, Self::Sac | Self::Td3)
+    /// Whether the algorithm acts in discrete (`false`) or continuous (`true`) action spaces.
+    pub fn acts_in(self, continuous: bool) -> bool {
+        match self {
+            Self::Ppo => true,
+            Self::Sac | Self::Td3 => continuous,
+            Self::Rainbow => !continuous,
+        }
     }
 }
 
@@ -196,22 +201,14 @@ impl RlSpec {
         let feature_spec = FeatureSpec::parse(&feature_toml, &format!("{file} [features]"))
             .map_err(|e| ModelError::spec(&file, "features", e.to_string()))?;
         let environment: TradingEnvConfig = section(&table, "environment", &file)?;
-        match (algorithm.continuous(), &environment.actions) {
-            (true, super::trading::ActionConfig::Discrete { .. }) => {
-                return Err(ModelError::spec(
-                    &file,
-                    "environment.actions",
-                    format!("{} needs continuous actions: kind = \"continuous\"", algorithm.name()),
-                ));
-            }
-            (false, super::trading::ActionConfig::Continuous) => {
-                return Err(ModelError::spec(
-                    &file,
-                    "environment.actions",
-                    format!("{} needs discrete actions: kind = \"discrete\"", algorithm.name()),
-                ));
-            }
-            _ => {}
+        let continuous = matches!(environment.actions, super::trading::ActionConfig::Continuous);
+        if !algorithm.acts_in(continuous) {
+            let needs = if continuous { "discrete" } else { "continuous" };
+            return Err(ModelError::spec(
+                &file,
+                "environment.actions",
+                format!("{} needs {needs} actions: kind = \"{needs}\"", algorithm.name()),
+            ));
         }
         let mut ppo: PpoConfig = section(&table, "ppo", &file)?;
         let mut sac: SacConfig = section(&table, "sac", &file)?;

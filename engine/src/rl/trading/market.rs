@@ -15,6 +15,7 @@ use super::config::{ObservationConfig, Split, SplitFractions};
 use crate::rl::env::RlError;
 
 /// One instrument's bars, as the environment takes them.
+#[derive(Clone, Debug)]
 pub struct InstrumentData {
     pub symbol: String,
     pub bars: BarSeries,
