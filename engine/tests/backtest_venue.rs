@@ -9,6 +9,7 @@ use engine::backtest::{
     AccountConfig, BacktestConfig, BacktestResult, BarEvent, Context, FillTiming, InstrumentSpec, OhlcPath,
     OrderRequest, PreparedBars, Quantity, Strategy, VenueConfig, run,
 };
+use engine::data::calendar::MarketCalendar;
 use engine::data::series::BarSeries;
 use engine::domain::{Decimal, OrderType, Side, TimeInForce, Timestamp, TrailingOffset};
 
@@ -203,6 +204,23 @@ fn a_bracket_entered_at_the_open_can_exit_in_the_same_bar() {
     let r = one(vec![(0, limit)], &[FLAT, (100.0, 101.0, 94.0, 96.0, 1000.0), (96.0, 97.0, 90.0, 91.0, 1000.0)]);
     let exits: Vec<_> = r.fills.iter().map(|f| (f.bar, f.price)).collect();
     assert_eq!(exits, vec![(1, d("99")), (2, d("95"))], "the path to the limit is unknown, so the stop waits");
+}
+
+#[test]
+fn day_orders_end_with_the_trading_day_of_the_instrument_s_market() {
+    // Hourly bars from Tuesday 2024-01-02 00:00 UTC; the order goes in at 12:00 UTC (07:00 New York).
+    let day = req(Side::Buy, "10", OrderType::Limit { limit_price: d("90") }).with_tif(TimeInForce::Day);
+    let rows: Vec<_> = (0..30).map(|_| FLAT).collect();
+    let expired_at = |r: &BacktestResult| r.order_log.iter().find(|e| e.status == OrderStatus::Expired).map(|e| e.bar);
+    let forex = InstrumentSpec { calendar: Some(MarketCalendar::Forex), ..InstrumentSpec::cash("EURUSD", "USD") };
+    let r = run(&config(vec![forex], "100000"), &[bars(&rows, HOUR, 0)], &mut Script { at: vec![(12, day.clone())] })
+        .unwrap();
+    assert_eq!(expired_at(&r), Some(22), "the forex day ends at 17:00 New York, 22:00 UTC in January");
+    let equity = InstrumentSpec { calendar: Some(MarketCalendar::UsEquity), ..InstrumentSpec::cash("SPY", "USD") };
+    let r = run(&config(vec![equity], "100000"), &[bars(&rows, HOUR, 0)], &mut Script { at: vec![(12, day.clone())] })
+        .unwrap();
+    assert_eq!(expired_at(&r), Some(29), "the New York date changes at 05:00 UTC");
+    assert_eq!(expired_at(&one(vec![(12, day)], &rows)), Some(24), "without a calendar: the UTC day");
 }
 
 #[test]

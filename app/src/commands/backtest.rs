@@ -10,7 +10,8 @@ use engine::backtest::costs::{Fees, Slippage};
 use engine::backtest::strategies::{self, Params};
 use engine::backtest::{AccountConfig, BacktestConfig, FillTiming, InstrumentSpec, PreparedBars, VenueConfig};
 use engine::config::Settings;
-use engine::data::import::{ImportOptions, RowPolicy, read_file};
+use engine::data::calendar::MarketCalendar;
+use engine::data::import::{ImportOptions, RowPolicy, infer_asset_class, read_file};
 use engine::domain::{Decimal, Symbol, Timeframe};
 
 use super::open_catalog;
@@ -100,6 +101,8 @@ impl RunArgs {
                 .map(|s| InstrumentSpec {
                     fees: fees.clone(),
                     slippage: slippage.clone(),
+                    // DAY orders end with the trading day of the instrument's market.
+                    calendar: Symbol::new(s).ok().map(|sym| MarketCalendar::for_asset_class(infer_asset_class(&sym))),
                     ..InstrumentSpec::cash(s, "USD")
                 })
                 .collect(),

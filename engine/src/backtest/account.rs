@@ -3,13 +3,19 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use chrono::Datelike;
+
 use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 
 use super::costs::{Fees, Slippage};
 use super::metrics::{TradeSide, TradeSummary};
 use super::order::{FillEvent, InstrumentId};
+use crate::data::calendar::MarketCalendar;
 use crate::domain::{Decimal, Side, Timestamp};
+
+/// 1970-01-01 in days from the common era's day 1, as chrono counts.
+const EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
 /// The trading terms of one instrument in a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -23,6 +29,9 @@ pub struct InstrumentSpec {
     pub multiplier: Decimal,
     pub fees: Fees,
     pub slippage: Slippage,
+    /// The market's calendar, whose trading days end DAY orders; None: UTC days.
+    #[serde(default)]
+    pub calendar: Option<MarketCalendar>,
 }
 
 impl InstrumentSpec {
@@ -34,6 +43,15 @@ impl InstrumentSpec {
             multiplier: Decimal::ONE,
             fees: Fees::None,
             slippage: Slippage::None,
+            calendar: None,
+        }
+    }
+
+    /// The trading day of `ts` in this instrument's market, as days since 1970-01-01.
+    pub fn trading_day(&self, ts: Timestamp) -> i64 {
+        match self.calendar {
+            Some(calendar) => i64::from(calendar.trading_day(ts).num_days_from_ce() - EPOCH_DAYS_FROM_CE),
+            None => ts.nanos().div_euclid(86_400_000_000_000),
         }
     }
 }

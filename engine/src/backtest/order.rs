@@ -147,7 +147,7 @@ pub(crate) struct WorkingOrder {
     pub id: OrderRef,
     pub request: OrderRequest,
     pub submitted_bar: usize,
-    /// The day (UTC) it was submitted, for DAY expiry.
+    /// The instrument's trading day when it was submitted (days since 1970-01-01), for DAY expiry.
     pub submitted_day: i64,
     /// Quantity resolved in units (None until an equity fraction is sized at the fill).
     pub units: Option<Decimal>,

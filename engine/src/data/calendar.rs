@@ -334,15 +334,24 @@ impl MarketCalendar {
 
     /// Whether the market is in its regular session at `ts`.
     pub fn is_open(self, ts: Timestamp) -> bool {
-        let local = ts.to_datetime().with_timezone(&New_York);
-        let date = local.date_naive();
         match self {
             Self::Crypto => true,
-            Self::UsEquity => self.session(date).is_some_and(|s| s.contains(ts)),
-            // From 17:00 New York the next trading day has begun.
+            Self::UsEquity => self.session(self.trading_day(ts)).is_some_and(|s| s.contains(ts)),
+            Self::Forex => self.is_trading_day(self.trading_day(ts)),
+        }
+    }
+
+    /// The trading day an instant belongs to: the New York date for equities, the New York date
+    /// from 17:00 the evening before for forex, the UTC date for crypto.
+    pub fn trading_day(self, ts: Timestamp) -> NaiveDate {
+        let utc = ts.to_datetime();
+        match self {
+            Self::Crypto => utc.date_naive(),
+            Self::UsEquity => utc.with_timezone(&New_York).date_naive(),
             Self::Forex => {
-                let day = if local.hour() >= 17 { date.succ_opt() } else { Some(date) };
-                day.is_some_and(|d| self.is_trading_day(d))
+                let local = utc.with_timezone(&New_York);
+                let date = local.date_naive();
+                if local.hour() >= 17 { date.succ_opt().unwrap_or(date) } else { date }
             }
         }
     }

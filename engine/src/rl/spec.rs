@@ -107,6 +107,7 @@ impl CostsSection {
                     multiplier: self.multiplier,
                     fees: self.fees.clone(),
                     slippage: self.slippage.clone(),
+                    calendar: None,
                 })
                 .collect(),
             benchmark: None,

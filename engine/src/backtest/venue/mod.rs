@@ -78,10 +78,6 @@ pub struct VenueBar {
     pub stats: [f64; 4],
 }
 
-fn day_of(ts: Timestamp) -> i64 {
-    ts.nanos().div_euclid(86_400_000_000_000)
-}
-
 /// The simulated venue.
 pub struct SimulatedVenue {
     config: VenueConfig,
@@ -129,6 +125,11 @@ impl SimulatedVenue {
 
     pub fn has_working(&self, instrument: InstrumentId) -> bool {
         !self.working[instrument].is_empty()
+    }
+
+    /// The instrument's trading day at `ts` (its calendar's, or the UTC day), which ends DAY orders.
+    fn trading_day(&self, instrument: InstrumentId, ts: Timestamp) -> i64 {
+        self.account.spec(instrument).map_or(ts.nanos().div_euclid(86_400_000_000_000), |s| s.trading_day(ts))
     }
 
     fn event(&mut self, order: OrderRef, request: &OrderRequest, ts: Timestamp, bar: usize, status: OrderStatus) {
@@ -224,7 +225,9 @@ impl SimulatedVenue {
         let mut k = 0;
         while k < orders.len() {
             let order = &mut orders[k];
-            if order.request.time_in_force == TimeInForce::Day && day_of(bar.ts) != order.submitted_day {
+            if order.request.time_in_force == TimeInForce::Day
+                && self.trading_day(instrument, bar.ts) != order.submitted_day
+            {
                 let order = orders.remove(k);
                 self.event(order.id, &order.request, bar.ts, bar.index, OrderStatus::Expired);
                 continue;
@@ -457,6 +460,7 @@ impl SimulatedVenue {
     fn place_children(&mut self, parent: &WorkingOrder, bracket: super::order::Bracket, bar: &VenueBar, at_open: bool) {
         let exit_side = parent.request.side.opposite();
         let qty = parent.filled;
+        let day = self.trading_day(parent.request.instrument, bar.ts);
         let mut ids = Vec::new();
         for order_type in [
             bracket.stop_loss.map(|s| OrderType::Stop { stop_price: s }),
@@ -477,7 +481,7 @@ impl SimulatedVenue {
                 id,
                 request,
                 submitted_bar: bar.index,
-                submitted_day: day_of(bar.ts),
+                submitted_day: day,
                 units: Some(qty),
                 filled: Decimal::ZERO,
                 triggered: false,
@@ -635,7 +639,7 @@ impl Venue for SimulatedVenue {
         let order = WorkingOrder {
             id,
             submitted_bar: current.map(|b| b.index).unwrap_or(0),
-            submitted_day: day_of(now),
+            submitted_day: spec.trading_day(now),
             units,
             filled: Decimal::ZERO,
             triggered: false,
