@@ -98,9 +98,9 @@ fn replay_agrees(data: Vec<InstrumentData>, actions: ActionConfig, timing: FillT
     let bars = e.market().bar_count();
     let mut weights = vec![None; bars];
     for (t, w) in e.decisions() {
-        weights[*t] = Some(w.clone());
+        weights[t] = Some(w.to_vec());
     }
-    let first = e.decisions()[0].0;
+    let first = e.decisions().next().unwrap().0;
     // Hold flat after the episode: the replay's last decision closes the positions the same
     // way the environment would have at its next step, so compare only the episode's bars.
     let prepared: Vec<PreparedBars> = e.market().bars.clone();
@@ -238,14 +238,14 @@ fn episodes_report_their_statistics_and_training_episodes_start_at_random_bars()
     let config = TradingEnvConfig { episode_length: Some(200), ..TradingEnvConfig::default() };
     let mut e = env(instruments("EURUSD.csv", &[]), config, FillTiming::Close, Split::Train);
     let (r1, _) = random_episode(&mut e, 11);
-    let first = e.decisions()[0].0;
+    let first = e.decisions().next().unwrap().0;
     let s = e.episode_stats().unwrap().clone();
     assert!(r1.len() <= 200 && s.steps == r1.len());
     assert!(s.turnover > 1.0 && s.trades > 10 && s.sharpe.is_finite() && s.sortino.is_finite());
     random_episode(&mut e, 12);
-    assert_ne!(first, e.decisions()[0].0, "another seed, another start");
+    assert_ne!(first, e.decisions().next().unwrap().0, "another seed, another start");
     random_episode(&mut e, 11);
-    assert_eq!(first, e.decisions()[0].0, "the same seed, the same start");
+    assert_eq!(first, e.decisions().next().unwrap().0, "the same seed, the same start");
     let train = e.market().split_range(Split::Train);
     assert!(train.contains(&first));
 }

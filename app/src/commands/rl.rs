@@ -446,9 +446,9 @@ fn replay(env: &TradingEnv, episode: &TradingEnv) -> anyhow::Result<f64> {
     let market = env.market();
     let mut weights = vec![None; market.bar_count()];
     for (t, w) in episode.decisions() {
-        weights[*t] = Some(w.clone());
+        weights[t] = Some(w.to_vec());
     }
-    let last = episode.decisions().last().map(|(t, _)| *t + 1).unwrap_or(0);
+    let last = episode.decisions().next_back().map(|(t, _)| t + 1).unwrap_or(0);
     let bars: Vec<_> = market
         .bars
         .iter()
@@ -480,7 +480,7 @@ fn write_decisions(path: &Path, env: &TradingEnv, episode: &TradingEnv) -> anyho
     }
     text.push('\n');
     for (t, w) in episode.decisions() {
-        let _ = write!(text, "{}", engine::domain::Timestamp::from_nanos(market.bars[0].ts[*t]));
+        let _ = write!(text, "{}", engine::domain::Timestamp::from_nanos(market.bars[0].ts[t]));
         for x in w {
             let _ = write!(text, ",{x}");
         }

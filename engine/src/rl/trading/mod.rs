@@ -57,8 +57,12 @@ pub struct TradingEnv {
     levels: usize,
     episode: Option<Box<Episode>>,
     last_stats: Option<EpisodeStats>,
-    /// Target weights chosen at each bar of the last or current episode, for replaying it.
-    decisions: Vec<(usize, Vec<f64>)>,
+    /// The bars of the last or current episode's decisions, and their target weights (one row
+    /// per decision, one weight per instrument), for replaying it.
+    decision_bars: Vec<usize>,
+    decision_weights: Vec<f64>,
+    /// The target weights of the step being taken (kept to spare an allocation per step).
+    weights: Vec<f64>,
     fills: Vec<FillEvent>,
     updates: Vec<OrderEvent>,
     closes: Vec<f64>,
@@ -121,7 +125,9 @@ impl TradingEnv {
             levels,
             episode: None,
             last_stats: None,
-            decisions: Vec::new(),
+            decision_bars: Vec::new(),
+            decision_weights: Vec::new(),
+            weights: Vec::with_capacity(n),
             fills: Vec::new(),
             updates: Vec::new(),
             closes: vec![0.0; n],
@@ -142,7 +148,9 @@ impl TradingEnv {
             levels: self.levels,
             episode: None,
             last_stats: None,
-            decisions: Vec::new(),
+            decision_bars: Vec::new(),
+            decision_weights: Vec::new(),
+            weights: Vec::with_capacity(self.closes.len()),
             fills: Vec::new(),
             updates: Vec::new(),
             closes: self.closes.clone(),
@@ -174,8 +182,8 @@ impl TradingEnv {
     }
 
     /// The (bar, target weights) decisions of the current or last episode.
-    pub fn decisions(&self) -> &[(usize, Vec<f64>)] {
-        &self.decisions
+    pub fn decisions(&self) -> impl DoubleEndedIterator<Item = (usize, &[f64])> + '_ {
+        self.decision_bars.iter().copied().zip(self.decision_weights.chunks(self.market.instruments()))
     }
 
     fn allow_short(&self) -> bool {
@@ -189,25 +197,31 @@ impl TradingEnv {
 
     /// The action as target weights, projected onto the position and leverage limits.
     pub fn target_weights(&self, action: &Action) -> Vec<f64> {
+        let mut w = Vec::with_capacity(self.market.instruments());
+        self.write_target_weights(action, &mut w);
+        w
+    }
+
+    /// [`Self::target_weights`] into `w` (cleared first).
+    fn write_target_weights(&self, action: &Action, w: &mut Vec<f64>) {
         let n = self.market.instruments();
         let risk = &self.config.risk;
-        let mut w: Vec<f64> = match action {
+        w.clear();
+        match action {
             Action::Discrete(index) => {
                 let choices = self.choices();
                 let shift = if self.allow_short() { self.levels as f64 } else { 0.0 };
                 let mut rest = *index;
-                (0..n)
-                    .map(|_| {
-                        let digit = rest % choices;
-                        rest /= choices;
-                        (digit as f64 - shift) / self.levels as f64
-                    })
-                    .collect()
+                w.extend((0..n).map(|_| {
+                    let digit = rest % choices;
+                    rest /= choices;
+                    (digit as f64 - shift) / self.levels as f64
+                }));
             }
-            Action::Continuous(v) => v.clone(),
-        };
+            Action::Continuous(v) => w.extend_from_slice(v),
+        }
         let floor = if self.allow_short() { -1.0 } else { 0.0 };
-        for x in &mut w {
+        for x in w.iter_mut() {
             *x = x.clamp(floor, 1.0) * risk.max_position;
         }
         let gross: f64 = w.iter().map(|x| x.abs()).sum();
@@ -215,7 +229,6 @@ impl TradingEnv {
             let scale = risk.max_leverage / gross;
             w.iter_mut().for_each(|x| *x *= scale);
         }
-        w
     }
 
     fn observation_dim(&self) -> usize {
@@ -377,7 +390,8 @@ impl Environment for TradingEnv {
             trades: 0,
             rejected: 0,
         };
-        self.decisions.clear();
+        self.decision_bars.clear();
+        self.decision_weights.clear();
         let obs = self.observe(&ep);
         self.episode = Some(Box::new(ep));
         obs
@@ -385,7 +399,8 @@ impl Environment for TradingEnv {
 
     fn step(&mut self, action: &Action) -> Result<Step, RlError> {
         check_action(&self.name, &self.action_space(), action, false)?;
-        let weights = self.target_weights(action);
+        let mut weights = std::mem::take(&mut self.weights);
+        self.write_target_weights(action, &mut weights);
         let Some(ep) = self.episode.as_mut() else {
             return Err(RlError::NotReset { env: self.name.clone() });
         };
@@ -406,7 +421,9 @@ impl Environment for TradingEnv {
         ) {
             ep.venue.submit(order, now);
         }
-        self.decisions.push((t, weights));
+        self.decision_bars.push(t);
+        self.decision_weights.extend_from_slice(&weights);
+        self.weights = weights;
         let mut costs = self.settle();
         let next = t + 1;
         let ep = self.episode.as_mut().ok_or_else(|| RlError::NotReset { env: self.name.clone() })?;
