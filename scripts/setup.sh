@@ -29,10 +29,11 @@ if [ ! -d app/web/node_modules/swagger-ui-dist ] && command -v npm >/dev/null 2>
   (cd app/web && npm ci --no-audit --no-fund --silent)
 fi
 # The official MLflow client, in its own virtual environment, for the registry's compatibility
-# tests (SEXTANT_TEST_PYTHON points there; scripts/env.sh sets it).
+# tests (SEXTANT_TEST_PYTHON points there; scripts/env.sh sets it); numpy and pandas let it log
+# and load pyfunc models (MLflow 3's logged models).
 venv="${SEXTANT_PY_VENV:-$HOME/.cache/sextant-py}"
-if ! "$venv/bin/python" -c "import mlflow" >/dev/null 2>&1; then
+if ! "$venv/bin/python" -c "import mlflow.pyfunc" >/dev/null 2>&1; then
   python3 -m venv "$venv" 2>/dev/null || { python3 -m pip install --quiet virtualenv && python3 -m virtualenv -q "$venv"; }
   "$venv/bin/python" -m pip install --quiet --upgrade pip
-  "$venv/bin/python" -m pip install --quiet "mlflow-skinny>=2.10"
+  "$venv/bin/python" -m pip install --quiet "mlflow-skinny>=2.10" numpy pandas
 fi

@@ -5,6 +5,8 @@
 pub mod artifacts_api;
 pub mod client;
 pub mod error;
+pub mod logged_models;
+pub mod logged_models_api;
 pub mod models;
 pub mod models_api;
 pub mod run_pages;

@@ -26,6 +26,8 @@ pub struct ModelVersion {
     pub status: String,
     pub tags: BTreeMap<String, String>,
     pub aliases: Vec<String>,
+    /// The logged model (MLflow 3) this version registers, if any.
+    pub model_id: String,
 }
 
 impl ModelVersion {
@@ -44,6 +46,7 @@ impl ModelVersion {
             "status": self.status,
             "tags": self.tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
             "aliases": self.aliases,
+            "model_id": self.model_id,
         })
     }
 }
@@ -260,7 +263,29 @@ impl TrackingStore {
         description: &str,
         tags: &[(String, String)],
     ) -> ApiResult<ModelVersion> {
+        self.create_model_version_of(name, source, run_id, run_link, description, tags, "").await
+    }
+
+    /// [`Self::create_model_version`] of a logged model (MLflow 3: `models:/<model_id>`), whose
+    /// source run the version records when none is given.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_model_version_of(
+        &self,
+        name: &str,
+        source: &str,
+        run_id: &str,
+        run_link: &str,
+        description: &str,
+        tags: &[(String, String)],
+        model_id: &str,
+    ) -> ApiResult<ModelVersion> {
         self.registered_model(name).await?;
+        let run_id = if model_id.is_empty() {
+            run_id.to_string()
+        } else {
+            let model = self.logged_model(model_id, false).await?;
+            if run_id.is_empty() { model.source_run_id } else { run_id.to_string() }
+        };
         let now = now_ms();
         let mut tx = self.pool().begin().await?;
         let version: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE name = $1")
@@ -269,8 +294,8 @@ impl TrackingStore {
             .await?
             .try_get(0)?;
         sqlx::query(
-            "INSERT INTO model_versions (name, version, creation_timestamp, last_updated_timestamp, description, user_id, current_stage, source, run_id, run_link, status) \
-             VALUES ($1, $2, $3, $4, $5, '', 'None', $6, $7, $8, 'READY')",
+            "INSERT INTO model_versions (name, version, creation_timestamp, last_updated_timestamp, description, user_id, current_stage, source, run_id, run_link, status, model_id) \
+             VALUES ($1, $2, $3, $4, $5, '', 'None', $6, $7, $8, 'READY', $9)",
         )
         .bind(name)
         .bind(version)
@@ -278,8 +303,9 @@ impl TrackingStore {
         .bind(now)
         .bind(description)
         .bind(source)
-        .bind(run_id)
+        .bind(&run_id)
         .bind(run_link)
+        .bind(model_id)
         .execute(&mut *tx)
         .await?;
         for (k, v) in tags {
@@ -314,7 +340,7 @@ impl TrackingStore {
 
     pub async fn model_version(&self, name: &str, version: i64) -> ApiResult<ModelVersion> {
         let r = sqlx::query(
-            "SELECT creation_timestamp, last_updated_timestamp, description, user_id, current_stage, source, run_id, run_link, status \
+            "SELECT creation_timestamp, last_updated_timestamp, description, user_id, current_stage, source, run_id, run_link, status, model_id \
              FROM model_versions WHERE name = $1 AND version = $2",
         )
         .bind(name)
@@ -352,6 +378,7 @@ impl TrackingStore {
             run_id: r.try_get(6)?,
             run_link: r.try_get(7)?,
             status: r.try_get(8)?,
+            model_id: r.try_get(9)?,
             tags,
             aliases,
         })

@@ -215,14 +215,21 @@ async fn get_by_alias(State(st): Shared, Query(q): Params) -> ApiResult<Json<Val
 }
 
 async fn create_version(State(st): Shared, Json(b): Json<Value>) -> ApiResult<Json<Value>> {
+    let source = req(&b, "source")?;
+    // MLflow 3 names the logged model, or sends only its models:/<model_id> source.
+    let model_id = s(&b, "model_id")
+        .filter(|m| !m.is_empty())
+        .or_else(|| source.strip_prefix("models:/").filter(|id| id.starts_with("m-") && !id.contains('/')))
+        .unwrap_or_default();
     let v = st
-        .create_model_version(
+        .create_model_version_of(
             req(&b, "name")?,
-            req(&b, "source")?,
+            source,
             s(&b, "run_id").unwrap_or_default(),
             s(&b, "run_link").unwrap_or_default(),
             s(&b, "description").unwrap_or_default(),
             &kvs(&b),
+            model_id,
         )
         .await?;
     Ok(Json(json!({ "model_version": v.to_json() })))
@@ -288,5 +295,7 @@ async fn transition_stage(State(st): Shared, Json(b): Json<Value>) -> ApiResult<
 async fn download_uri(State(st): Shared, Query(q): Params) -> ApiResult<Json<Value>> {
     let b = json!(q);
     let v = st.model_version(req(&b, "name")?, version(&b)?).await?;
-    Ok(Json(json!({ "artifact_uri": v.source })))
+    // A logged model's version downloads from the model's own artifact folder.
+    let uri = if v.model_id.is_empty() { v.source } else { st.logged_model(&v.model_id, true).await?.artifact_uri };
+    Ok(Json(json!({ "artifact_uri": uri })))
 }

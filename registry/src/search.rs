@@ -197,7 +197,18 @@ pub fn parse_filter(filter: &str) -> ApiResult<Vec<Clause>> {
 }
 
 fn is_numeric_attribute(key: &str) -> bool {
-    matches!(key, "start_time" | "end_time" | "created")
+    // Runs' times, and logged models' (MLflow 3).
+    matches!(
+        key,
+        "start_time"
+            | "end_time"
+            | "created"
+            | "creation_timestamp_ms"
+            | "creation_timestamp"
+            | "creation_time"
+            | "last_updated_timestamp_ms"
+            | "last_updated_timestamp"
+    )
 }
 
 /// SQL LIKE with % and _ (case-sensitive; ILIKE lowercases both sides first).
@@ -215,7 +226,7 @@ pub fn like(text: &str, pattern: &str) -> bool {
     go(&t, &p)
 }
 
-fn compare_text(actual: &str, op: Op, value: &Value) -> bool {
+pub(crate) fn compare_text(actual: &str, op: Op, value: &Value) -> bool {
     match (op, value) {
         (Op::Eq, Value::Text(v)) => actual == v,
         (Op::Ne, Value::Text(v)) => actual != v,
@@ -231,7 +242,7 @@ fn compare_text(actual: &str, op: Op, value: &Value) -> bool {
     }
 }
 
-fn compare_number(actual: f64, op: Op, value: &Value) -> bool {
+pub(crate) fn compare_number(actual: f64, op: Op, value: &Value) -> bool {
     let Value::Number(v) = value else { return false };
     match op {
         Op::Eq => actual == *v,
@@ -297,16 +308,7 @@ pub fn sort_runs(runs: &mut [Run], order: &[OrderBy]) {
                     },
                 }
             };
-            // Runs without the key sort last whichever the direction.
-            let ord = match (key(a), key(b)) {
-                (Some(x), Some(y)) => {
-                    let o2 = x.cmp(&y);
-                    if o.ascending { o2 } else { o2.reverse() }
-                }
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
-                (None, None) => Ordering::Equal,
-            };
+            let ord = SortKey::compare_missing_last(key(a), key(b), o.ascending);
             if ord != Ordering::Equal {
                 return ord;
             }
@@ -316,12 +318,25 @@ pub fn sort_runs(runs: &mut [Run], order: &[OrderBy]) {
 }
 
 #[derive(PartialEq, PartialOrd)]
-enum SortKey {
+pub(crate) enum SortKey {
     Num(f64),
     Text(String),
 }
 
 impl SortKey {
+    /// Orders two keys in the given direction; a missing key sorts last whichever the direction.
+    pub(crate) fn compare_missing_last(a: Option<Self>, b: Option<Self>, ascending: bool) -> Ordering {
+        match (a, b) {
+            (Some(x), Some(y)) => {
+                let o = x.cmp(&y);
+                if ascending { o } else { o.reverse() }
+            }
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        }
+    }
+
     fn cmp(&self, other: &Self) -> Ordering {
         match (self, other) {
             (Self::Num(a), Self::Num(b)) => a.total_cmp(b),

@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
+use crate::logged_models::ModelMetric;
 use crate::search::{matches, parse_filter, parse_order_by, sort_runs};
 use crate::store::{ACTIVE, DELETED, MetricPoint, TrackingStore, page};
 
@@ -45,8 +46,7 @@ pub fn api_routes(store: TrackingStore, artifacts: engine::storage::ArtifactStor
         .route("/runs/set-tag", post(set_tag))
         .route("/runs/delete-tag", post(delete_tag))
         .route("/metrics/get-history", get(metric_history))
-        // MLflow 3's logged models are not stored yet: searching them finds none, truthfully.
-        .route("/logged-models/search", post(no_logged_models))
+        .merge(crate::logged_models_api::routes())
         .merge(crate::models_api::routes())
         .with_state(Arc::new(store));
     Router::new()
@@ -59,16 +59,16 @@ fn missing(name: &str) -> ApiError {
     ApiError::InvalidParameter(format!("Missing value for required parameter '{name}'."))
 }
 
-fn text<'a>(body: &'a Value, name: &str) -> Option<&'a str> {
+pub(crate) fn text<'a>(body: &'a Value, name: &str) -> Option<&'a str> {
     body.get(name).and_then(Value::as_str)
 }
 
-fn required<'a>(body: &'a Value, name: &str) -> ApiResult<&'a str> {
+pub(crate) fn required<'a>(body: &'a Value, name: &str) -> ApiResult<&'a str> {
     text(body, name).filter(|s| !s.is_empty()).ok_or_else(|| missing(name))
 }
 
 /// An int64 as the proto JSON mapping may send it: a number or a string of digits.
-fn int(body: &Value, name: &str) -> ApiResult<Option<i64>> {
+pub(crate) fn int(body: &Value, name: &str) -> ApiResult<Option<i64>> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| bad_value(name, n)),
@@ -95,7 +95,7 @@ fn number(body: &Value, name: &str) -> ApiResult<f64> {
     }
 }
 
-fn key_values(body: &Value, name: &str) -> ApiResult<Vec<(String, String)>> {
+pub(crate) fn key_values(body: &Value, name: &str) -> ApiResult<Vec<(String, String)>> {
     let Some(items) = body.get(name).and_then(Value::as_array) else { return Ok(Vec::new()) };
     items
         .iter()
@@ -107,14 +107,14 @@ fn run_id(body: &Value) -> ApiResult<&str> {
     text(body, "run_id").or_else(|| text(body, "run_uuid")).filter(|s| !s.is_empty()).ok_or_else(|| missing("run_id"))
 }
 
-fn offset(token: Option<&str>) -> ApiResult<usize> {
+pub(crate) fn offset(token: Option<&str>) -> ApiResult<usize> {
     match token.filter(|t| !t.is_empty()) {
         None => Ok(0),
         Some(t) => t.parse().map_err(|_| ApiError::InvalidParameter(format!("Invalid page token '{t}'"))),
     }
 }
 
-fn with_token(mut body: Value, next: Option<usize>) -> Value {
+pub(crate) fn with_token(mut body: Value, next: Option<usize>) -> Value {
     if let Some(n) = next {
         body["next_page_token"] = json!(n.to_string());
     }
@@ -216,7 +216,10 @@ async fn create_run(State(s): Shared, Json(b): Json<Value>) -> ApiResult<Json<Va
 
 async fn get_run(State(s): Shared, Query(q): Params) -> ApiResult<Json<Value>> {
     let b = json!(q);
-    Ok(Json(json!({ "run": s.run(run_id(&b)?).await?.to_json() })))
+    let id = run_id(&b)?;
+    let mut run = s.run(id).await?.to_json();
+    run["outputs"] = s.run_outputs_json(id).await?;
+    Ok(Json(json!({ "run": run })))
 }
 
 async fn update_run(State(s): Shared, Json(b): Json<Value>) -> ApiResult<Json<Value>> {
@@ -250,8 +253,22 @@ fn metric(b: &Value) -> ApiResult<MetricPoint> {
     })
 }
 
+/// The model a metric was measured on (MLflow 3), with its dataset.
+fn model_metric(b: &Value, run_id: &str, point: &MetricPoint) -> Option<ModelMetric> {
+    let model_id = text(b, "model_id").filter(|m| !m.is_empty())?;
+    Some(ModelMetric {
+        model_id: model_id.to_string(),
+        point: point.clone(),
+        run_id: run_id.to_string(),
+        dataset_name: text(b, "dataset_name").unwrap_or_default().to_string(),
+        dataset_digest: text(b, "dataset_digest").unwrap_or_default().to_string(),
+    })
+}
+
 async fn log_metric(State(s): Shared, Json(b): Json<Value>) -> ApiResult<Json<Value>> {
-    s.log_batch(run_id(&b)?, &[metric(&b)?], &[], &[]).await?;
+    let (run, point) = (run_id(&b)?, metric(&b)?);
+    let linked: Vec<ModelMetric> = model_metric(&b, run, &point).into_iter().collect();
+    s.log_batch_linked(run, &[point], &[], &[], &linked).await?;
     Ok(Json(json!({})))
 }
 
@@ -273,11 +290,11 @@ async fn delete_tag(State(s): Shared, Json(b): Json<Value>) -> ApiResult<Json<Va
 }
 
 async fn log_batch(State(s): Shared, Json(b): Json<Value>) -> ApiResult<Json<Value>> {
-    let metrics: Vec<MetricPoint> = match b.get("metrics").and_then(Value::as_array) {
-        Some(items) => items.iter().map(metric).collect::<ApiResult<_>>()?,
-        None => Vec::new(),
-    };
-    s.log_batch(run_id(&b)?, &metrics, &key_values(&b, "params")?, &key_values(&b, "tags")?).await?;
+    let run = run_id(&b)?;
+    let items = b.get("metrics").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let metrics: Vec<MetricPoint> = items.iter().map(metric).collect::<ApiResult<_>>()?;
+    let linked: Vec<ModelMetric> = items.iter().zip(&metrics).filter_map(|(j, p)| model_metric(j, run, p)).collect();
+    s.log_batch_linked(run, &metrics, &key_values(&b, "params")?, &key_values(&b, "tags")?, &linked).await?;
     Ok(Json(json!({})))
 }
 
@@ -313,10 +330,6 @@ async fn search_runs(State(s): Shared, Json(b): Json<Value>) -> ApiResult<Json<V
     sort_runs(&mut runs, &order);
     let (runs, next) = page(runs, max, offset(text(&b, "page_token"))?);
     Ok(Json(with_token(json!({ "runs": runs.iter().map(|r| r.to_json()).collect::<Vec<_>>() }), next)))
-}
-
-async fn no_logged_models() -> Json<Value> {
-    Json(json!({ "models": [] }))
 }
 
 /// MLflow's answer to a path it does not serve.

@@ -487,6 +487,19 @@ impl TrackingStore {
         params: &[(String, String)],
         tags: &[(String, String)],
     ) -> ApiResult<()> {
+        self.log_batch_linked(run_id, metrics, params, tags, &[]).await
+    }
+
+    /// [`Self::log_batch`] where some points were also measured on logged models (MLflow 3's
+    /// `model_id` on a metric): those are stored for the models too, in the same transaction.
+    pub async fn log_batch_linked(
+        &self,
+        run_id: &str,
+        metrics: &[MetricPoint],
+        params: &[(String, String)],
+        tags: &[(String, String)],
+        model_metrics: &[crate::logged_models::ModelMetric],
+    ) -> ApiResult<()> {
         if metrics.len() > MAX_BATCH_METRICS
             || params.len() > MAX_BATCH_PARAMS
             || tags.len() > MAX_BATCH_TAGS
@@ -527,6 +540,12 @@ impl TrackingStore {
         }
         for m in metrics {
             check_key("metric", &m.key)?;
+        }
+        let mut models: Vec<&str> = model_metrics.iter().map(|m| m.model_id.as_str()).collect();
+        models.sort_unstable();
+        models.dedup();
+        for id in models {
+            self.logged_model(id, true).await?;
         }
         let mut tx = self.pool().begin().await?;
         for (k, v) in params {
@@ -609,6 +628,7 @@ impl TrackingStore {
                 q.execute(&mut *tx).await?;
             }
         }
+        Self::insert_model_metrics(&mut tx, model_metrics).await?;
         crate::run_pages::record_keys(
             &mut tx,
             run_id,

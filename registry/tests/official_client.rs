@@ -10,6 +10,11 @@ use registry::TrackingStore;
 use serde_json::Value;
 
 async fn drive_with_official_client(db: engine::storage::Database) -> Value {
+    drive_with(db, "mlflow_client.py").await
+}
+
+/// Runs one of the Python scripts in tests/ against a server on `db`; returns what it printed.
+async fn drive_with(db: engine::storage::Database, script: &str) -> Value {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let artifacts_dir = tempfile::tempdir().unwrap();
@@ -17,7 +22,7 @@ async fn drive_with_official_client(db: engine::storage::Database) -> Value {
     let server = tokio::spawn(registry::serve(TrackingStore::new(db), artifacts, listener));
     let python = std::env::var("SEXTANT_TEST_PYTHON")
         .unwrap_or_else(|_| format!("{}/.cache/sextant-py/bin/python", std::env::var("HOME").unwrap_or_default()));
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mlflow_client.py");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(script);
     let uri = format!("http://{addr}");
     let run = {
         let python = python.clone();
@@ -73,6 +78,46 @@ async fn the_official_mlflow_client_works_against_our_server_on_both_databases()
         assert_eq!(seen["missing_alias"], "INVALID_PARAMETER_VALUE", "{label}: as MLflow 3 answers");
         assert_eq!(seen["missing_model"], "RESOURCE_DOES_NOT_EXIST", "{label}");
         assert_eq!(seen["renamed_versions"], serde_json::json!(["1", "2"]), "{label}: versions follow a rename");
+        test_db.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mlflow_3_logged_models_log_load_register_and_search_on_both_databases() {
+    for test_db in common::both().await {
+        let seen = drive_with(test_db.db.clone(), "mlflow_logged_models.py").await;
+        let label = test_db.label;
+        assert_eq!(seen["status"], "READY", "{label}: log_model finalises the model: {seen}");
+        assert_eq!(seen["name"], "doubler", "{label}");
+        assert_eq!(seen["source_run"], true, "{label}");
+        assert_eq!(seen["params"], serde_json::json!({"alpha": "0.5"}), "{label}: the run's params are copied");
+        assert_eq!(
+            seen["metrics"],
+            serde_json::json!([["acc", 0.9, 0], ["rmse", 0.1, 1]]),
+            "{label}: the run's metric copied when the model is logged, and one logged with its id"
+        );
+        assert_eq!(seen["artifact_uri"], true, "{label}");
+        assert_eq!(seen["outputs"], serde_json::json!([true]), "{label}: the run lists the model among its outputs");
+        assert_eq!(seen["predicted"], serde_json::json!([2, 4, 6]), "{label}: loaded through the artifact proxy");
+        assert_eq!(seen["versions"], serde_json::json!(["1", "2"]), "{label}");
+        assert_eq!(seen["version_runs"], serde_json::json!([true, true]), "{label}");
+        assert_eq!(seen["from_registry"], serde_json::json!([10]), "{label}: models:/NAME/VERSION loads it");
+        assert_eq!(seen["model_version_tag"], true, "{label}");
+        assert_eq!(seen["other_status"], "PENDING", "{label}");
+        assert_eq!(seen["found"], serde_json::json!(["doubler"]), "{label}");
+        assert_eq!(seen["pending"], serde_json::json!(["other"]), "{label}");
+        assert_eq!(seen["ordered"], serde_json::json!(["doubler", "other"]), "{label}");
+        assert_eq!(seen["paged"], serde_json::json!([1, 1, true, true]), "{label}");
+        assert_eq!(seen["tag"], "quant", "{label}");
+        assert_eq!(seen["tag_after_delete"], Value::Null, "{label}");
+        assert_eq!(seen["missing_tag"], "RESOURCE_DOES_NOT_EXIST", "{label}");
+        assert_eq!(seen["params_after"], serde_json::json!({"alpha": "0.9", "beta": "1"}), "{label}");
+        assert_eq!(seen["finalized"], "READY", "{label}");
+        assert_eq!(seen["deleted"], "RESOURCE_DOES_NOT_EXIST", "{label}");
+        assert_eq!(seen["after_delete"], serde_json::json!(["doubler"]), "{label}");
+        assert_eq!(seen["missing"], "RESOURCE_DOES_NOT_EXIST", "{label}");
+        assert_eq!(seen["bad_filter"], "INVALID_PARAMETER_VALUE", "{label}");
+        assert_eq!(seen["bad_name"], "INVALID_PARAMETER_VALUE", "{label}");
         test_db.finish().await;
     }
 }
