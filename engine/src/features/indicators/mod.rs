@@ -22,6 +22,8 @@ pub use volatility::{
 };
 pub use volume::{Obv, RollingVwap, SessionVwap};
 
+use std::mem::MaybeUninit;
+
 use super::error::FeatureError;
 
 /// One bar as the indicators see it: plain floats, because indicators are statistics, not money.
@@ -232,8 +234,7 @@ fn bars_start(feature: &str, bars: &BarColumns<'_>, fields: &[Field]) -> Result<
 }
 
 /// Rows per block of the batch drivers: a block's inputs stay in L1 between the NaN check and the
-/// indicator's pass over them, and its outputs reach the columns in one copy, so each column is
-/// read once from memory and written once.
+/// indicator's pass over them, so each input column is read once from memory.
 const BLOCK: usize = 256;
 
 /// Where a batch driver reads its inputs: rows of one or several columns.
@@ -331,6 +332,7 @@ fn run<I: Indicator, S: Source<Item = I::Input>>(
 ) -> Result<Vec<Vec<f64>>, FeatureError> {
     check_enough(ind, src.len(), start)?;
     ind.reset();
+    // Only the leading rows are written here; the rest is written once, by the driver.
     let mut cols: Vec<Vec<f64>> = (0..I::Output::COUNT)
         .map(|_| {
             let mut col = Vec::with_capacity(src.len());
@@ -346,7 +348,7 @@ fn run<I: Indicator, S: Source<Item = I::Input>>(
     Ok(cols)
 }
 
-/// Feeds every row from `start` through `next`, block by block, appending the outputs to the
+/// Feeds every row from `start` through `next`, block by block, writing the outputs into the
 /// columns; stops at the first NaN with its column and row. The loop runs on a local copy of the
 /// state, which the compiler can keep in registers (through `&mut` it must reload fields after
 /// every store to memory), then hands the state back. On x86-64 CPUs with FMA the loop is
@@ -369,6 +371,7 @@ fn drive<'s, I: Indicator, S: Source<Item = I::Input>>(
 }
 
 #[inline(always)]
+#[allow(unsafe_code)]
 fn blocks<'s, I: Indicator, S: Source<Item = I::Input>>(
     ind: &mut I,
     src: &'s S,
@@ -377,8 +380,13 @@ fn blocks<'s, I: Indicator, S: Source<Item = I::Input>>(
 ) -> Result<(), (&'s str, usize)> {
     // Indicators are small: a clone costs one window allocation, far less than the reloads it saves.
     let mut local = ind.clone();
-    let mut out = [I::Output::nan(); BLOCK];
     let len = src.len();
+    // The rows from `start` on are written straight into each column's unused capacity, once: a
+    // column filled before being written costs a pass of stores, and a staging buffer on the
+    // stack costs the state its registers.
+    let mut spare: Vec<&mut [MaybeUninit<f64>]> =
+        cols.iter_mut().map(|c| &mut c.spare_capacity_mut()[..len - start]).collect();
+    let mut written = 0;
     let mut from = start;
     while from < len {
         let to = (from + BLOCK).min(len);
@@ -386,18 +394,53 @@ fn blocks<'s, I: Indicator, S: Source<Item = I::Input>>(
             *ind = local;
             return Err(gap);
         }
-        // An explicit loop over a slice, not `extend`: std's fold would not be inlined into the
-        // FMA clone.
-        for (slot, x) in out.iter_mut().zip(src.rows(from, to)) {
-            *slot = local.next(x);
+        // Explicit loops, not `extend`/`push`: std's fold would not be inlined into the FMA clone.
+        let rows = src.rows(from, to);
+        let (a, b) = (from - start, to - start);
+        let mut n = 0;
+        if I::Output::COUNT == 1 {
+            for (slot, x) in spare[0][a..b].iter_mut().zip(rows) {
+                slot.write(local.next(x).get(0));
+                n += 1;
+            }
+        } else if let [sa, sb] = &mut spare[..] {
+            for ((x0, x1), x) in sa[a..b].iter_mut().zip(sb[a..b].iter_mut()).zip(rows) {
+                let o = local.next(x);
+                x0.write(o.get(0));
+                x1.write(o.get(1));
+                n += 1;
+            }
+        } else if let [sa, sb, sc] = &mut spare[..] {
+            let slots = sa[a..b].iter_mut().zip(sb[a..b].iter_mut()).zip(sc[a..b].iter_mut());
+            for (((x0, x1), x2), x) in slots.zip(rows) {
+                let o = local.next(x);
+                x0.write(o.get(0));
+                x1.write(o.get(1));
+                x2.write(o.get(2));
+                n += 1;
+            }
+        } else {
+            for (i, x) in (a..b).zip(rows) {
+                let o = local.next(x);
+                for (k, col) in spare.iter_mut().enumerate() {
+                    col[i].write(o.get(k));
+                }
+                n += 1;
+            }
         }
-        let done = &out[..to - from];
-        for (k, col) in cols.iter_mut().enumerate() {
-            col.extend(done.iter().map(|o| o.get(k)));
-        }
+        // A source yields exactly the rows asked for; the lengths below rely on it.
+        assert_eq!(n, to - from, "{}: the input gave {n} of rows {from}..{to}", local.name());
+        written += n;
         from = to;
     }
+    drop(spare);
     *ind = local;
+    assert_eq!(written, len - start);
+    for col in cols.iter_mut() {
+        // SAFETY: the column held `start` rows and had room for `len`; each of the rows
+        // start..len was written above (every block wrote all of its rows, checked).
+        unsafe { col.set_len(len) }
+    }
     Ok(())
 }
 

@@ -191,13 +191,15 @@ pub struct Cci {
     /// Typical prices by slot t mod period, summed in slot order as TA-Lib does (a time-ordered
     /// sum rounds differently).
     slots: Box<[f64]>,
+    /// The slot the next typical price goes to (t mod period, kept without a division).
+    slot: usize,
     seen: usize,
 }
 
 impl Cci {
     pub fn new(period_: usize) -> Result<Self, FeatureError> {
         let period_ = period("cci", "period", period_, 2)?;
-        Ok(Self { period: period_, slots: vec![0.0; period_].into_boxed_slice(), seen: 0 })
+        Ok(Self { period: period_, slots: vec![0.0; period_].into_boxed_slice(), slot: 0, seen: 0 })
     }
 }
 
@@ -213,9 +215,10 @@ impl Indicator for Cci {
     #[inline(always)]
     fn next(&mut self, bar: Ohlcv) -> f64 {
         let tp = (bar.high + bar.low + bar.close) / 3.0;
-        self.slots[self.seen % self.period] = tp;
-        self.seen += 1;
-        if self.seen < self.period {
+        self.slots[self.slot] = tp;
+        self.slot = if self.slot + 1 == self.period { 0 } else { self.slot + 1 };
+        if self.seen + 1 < self.period {
+            self.seen += 1;
             return f64::NAN;
         }
         let n = self.period as f64;
@@ -236,6 +239,7 @@ impl Indicator for Cci {
     }
     fn reset(&mut self) {
         self.seen = 0;
+        self.slot = 0;
     }
 }
 

@@ -53,7 +53,9 @@ impl ShiftedVariance {
         Some(var)
     }
 
-    #[cold]
+    // Inlined although rare: out of line it would take the state by reference, which keeps the
+    // state out of registers in the batch loop.
+    #[inline(always)]
     fn rebuild(&mut self, old: f64, inv: f64) -> f64 {
         self.until_rebuild = 32 * self.period;
         let mut s = 0.0;

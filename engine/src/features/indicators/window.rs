@@ -111,7 +111,9 @@ impl<const MAX: bool> RollingExtreme<MAX> {
         out
     }
 
-    #[cold]
+    // Inlined although rare: out of line it would take the whole state by reference, and the
+    // state could no longer live in registers in the batch loop.
+    #[inline(always)]
     fn close_block(&mut self) {
         let mut acc = Self::IDENTITY;
         for j in (0..self.period).rev() {
@@ -171,7 +173,8 @@ impl RollingMoments {
         }
     }
 
-    #[cold]
+    // Inlined although rare, for the same reason as `close_block`.
+    #[inline(always)]
     fn recompute(&mut self) {
         let n = self.window.len() as f64;
         self.mean = self.window.iter().sum::<f64>() / n;
