@@ -4,6 +4,8 @@
 //!
 //! `cargo bench --workspace --bench features` (env: SEXTANT_BENCH_POINTS, SEXTANT_BENCH_REPEATS,
 //! SEXTANT_BENCH_PYTHON). Prints medians, ratio first (TA-Lib time / ours: above 1 means faster).
+//! The two sides take turns, one round of every indicator each, so that both are timed through
+//! the same spells of a shared machine's noise.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 // The allocator the sextant binary uses, so the figures are what users get.
@@ -80,8 +82,6 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let raw = dir.path().join("series.f64");
     write_raw(&series, &raw);
-    eprintln!("timing TA-Lib ({python}) ...");
-    let reference = talib_reference(&python, &raw, n, repeats);
     let cases = [
         "sma:20",
         "ema:20",
@@ -105,25 +105,40 @@ fn main() {
         "donchian:20",
     ];
     let bars = series.columns();
-    println!("features benchmark: {n} points, median of {repeats} runs, one core");
-    match &reference {
-        Some((version, _)) => println!("reference: TA-Lib {version} (C library via the Python wheel)"),
-        None => println!("reference: TA-Lib unavailable ({python} with the ta-lib package is needed)"),
+    let mut features: Vec<_> =
+        cases.iter().map(|case| parse_indicator_list(case).unwrap().remove(0).build().unwrap()).collect();
+    // A first untimed pass, as the reference script warms each function up.
+    for feature in &mut features {
+        std::hint::black_box(feature.compute(&bars).unwrap());
     }
-    println!("{:<18} {:>8} {:>12} {:>12}", "indicator", "ratio", "ours Mpt/s", "TA-Lib Mpt/s");
-    let mut ratios = Vec::new();
-    for case in cases {
-        let request = parse_indicator_list(case).unwrap().remove(0);
-        let mut feature = request.build().unwrap();
-        let mut times = Vec::with_capacity(repeats);
-        for _ in 0..repeats {
+    let mut ours: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
+    let mut theirs: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut version = None;
+    for round in 0..repeats {
+        eprintln!("round {} of {repeats}: TA-Lib ({python}), then ours ...", round + 1);
+        if let Some((v, seconds)) = talib_reference(&python, &raw, n, 1) {
+            version = Some(v);
+            for (case, s) in seconds {
+                theirs.entry(case).or_default().push(s);
+            }
+        }
+        for (feature, times) in features.iter_mut().zip(&mut ours) {
             let t = Instant::now();
             let out = feature.compute(&bars).unwrap();
             times.push(t.elapsed().as_secs_f64());
             std::hint::black_box(out);
         }
+    }
+    println!("features benchmark: {n} points, median of {repeats} alternating rounds, one core");
+    match &version {
+        Some(version) => println!("reference: TA-Lib {version} (C library via the Python wheel)"),
+        None => println!("reference: TA-Lib unavailable ({python} with the ta-lib package is needed)"),
+    }
+    println!("{:<18} {:>8} {:>12} {:>12}", "indicator", "ratio", "ours Mpt/s", "TA-Lib Mpt/s");
+    let mut ratios = Vec::new();
+    for (case, times) in cases.iter().zip(ours) {
         let ours = median(times);
-        let theirs = reference.as_ref().and_then(|(_, r)| r.get(case).copied());
+        let theirs = theirs.get(*case).map(|t| median(t.clone()));
         let ratio = theirs.map(|t| t / ours);
         if let Some(r) = ratio {
             ratios.push(r);

@@ -247,12 +247,14 @@ trait Source {
     fn rows(&self, from: usize, to: usize) -> impl Iterator<Item = Self::Item>;
 }
 
-/// Branch-free "is any NaN here", which vectorises; the row is searched only when there is one.
+/// Branch-free "is any NaN here" on the bits (an integer OR reduction, which vectorises where a
+/// float or bool one would not); the row is searched only when there is one.
 #[inline(always)]
 fn first_nan(xs: &[f64]) -> Option<usize> {
-    #[allow(clippy::eq_op)]
-    let any = xs.iter().fold(false, |acc, &x| acc | (x != x));
-    if any { xs.iter().position(|x| x.is_nan()) } else { None }
+    const ABS: u64 = !(1 << 63);
+    const INFINITY: u64 = 0x7ff0_0000_0000_0000;
+    let any = xs.iter().fold(0u64, |acc, x| acc | u64::from((x.to_bits() & ABS) > INFINITY));
+    if any != 0 { xs.iter().position(|x| x.is_nan()) } else { None }
 }
 
 struct SeriesSource<'a> {
