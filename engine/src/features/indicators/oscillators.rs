@@ -3,7 +3,7 @@
 
 use super::momentum::{Rsi, negligible};
 use super::moving::Sma;
-use super::window::{Ring, RollingRange};
+use super::window::{Ring, RollingMax, RollingMin};
 use super::{Indicator, Ohlcv, period};
 use crate::features::error::FeatureError;
 
@@ -20,7 +20,8 @@ fn fast_k(value: f64, highest: f64, lowest: f64) -> f64 {
 pub struct Stochastic {
     fast_period: usize,
     seen: usize,
-    range: RollingRange,
+    highs: RollingMax,
+    lows: RollingMin,
     slow_k: Sma,
     slow_d: Sma,
 }
@@ -33,7 +34,8 @@ impl Stochastic {
         Ok(Self {
             fast_period: fast_k,
             seen: 0,
-            range: RollingRange::new(fast_k),
+            highs: RollingMax::new(fast_k),
+            lows: RollingMin::new(fast_k),
             slow_k: Sma::new(slow_k)?,
             slow_d: Sma::new(slow_d)?,
         })
@@ -52,7 +54,8 @@ impl Indicator for Stochastic {
     }
     #[inline(always)]
     fn next(&mut self, bar: Ohlcv) -> [f64; 2] {
-        let (highest, lowest) = self.range.push(bar.high, bar.low);
+        let highest = self.highs.push(bar.high);
+        let lowest = self.lows.push(bar.low);
         self.seen += 1;
         if self.seen < self.fast_period {
             return [f64::NAN; 2];
@@ -66,7 +69,8 @@ impl Indicator for Stochastic {
     }
     fn reset(&mut self) {
         self.seen = 0;
-        self.range.clear();
+        self.highs.clear();
+        self.lows.clear();
         self.slow_k.reset();
         self.slow_d.reset();
     }
@@ -79,7 +83,8 @@ pub struct StochRsi {
     rsi: Rsi,
     fast_period: usize,
     seen: usize,
-    range: RollingRange,
+    highs: RollingMax,
+    lows: RollingMin,
     fast_d: Sma,
 }
 
@@ -92,7 +97,8 @@ impl StochRsi {
             rsi: Rsi::new(period_)?,
             fast_period: fast_k,
             seen: 0,
-            range: RollingRange::new(fast_k),
+            highs: RollingMax::new(fast_k),
+            lows: RollingMin::new(fast_k),
             fast_d: Sma::new(fast_d)?,
         })
     }
@@ -114,7 +120,8 @@ impl Indicator for StochRsi {
         if rsi.is_nan() {
             return [f64::NAN; 2];
         }
-        let (highest, lowest) = self.range.push(rsi, rsi);
+        let highest = self.highs.push(rsi);
+        let lowest = self.lows.push(rsi);
         self.seen += 1;
         if self.seen < self.fast_period {
             return [f64::NAN; 2];
@@ -126,7 +133,8 @@ impl Indicator for StochRsi {
     fn reset(&mut self) {
         self.rsi.reset();
         self.seen = 0;
-        self.range.clear();
+        self.highs.clear();
+        self.lows.clear();
         self.fast_d.reset();
     }
 }
@@ -136,13 +144,14 @@ impl Indicator for StochRsi {
 pub struct WilliamsR {
     period: usize,
     seen: usize,
-    range: RollingRange,
+    highs: RollingMax,
+    lows: RollingMin,
 }
 
 impl WilliamsR {
     pub fn new(period_: usize) -> Result<Self, FeatureError> {
         let period_ = period("willr", "period", period_, 2)?;
-        Ok(Self { period: period_, seen: 0, range: RollingRange::new(period_) })
+        Ok(Self { period: period_, seen: 0, highs: RollingMax::new(period_), lows: RollingMin::new(period_) })
     }
 }
 
@@ -157,7 +166,8 @@ impl Indicator for WilliamsR {
     }
     #[inline(always)]
     fn next(&mut self, bar: Ohlcv) -> f64 {
-        let (highest, lowest) = self.range.push(bar.high, bar.low);
+        let highest = self.highs.push(bar.high);
+        let lowest = self.lows.push(bar.low);
         self.seen += 1;
         if self.seen < self.period {
             return f64::NAN;
@@ -167,7 +177,8 @@ impl Indicator for WilliamsR {
     }
     fn reset(&mut self) {
         self.seen = 0;
-        self.range.clear();
+        self.highs.clear();
+        self.lows.clear();
     }
 }
 

@@ -2,7 +2,7 @@
 //! realised volatility (close-to-close, Parkinson, Garman-Klass) and the rolling z-score.
 
 use super::moving::{Ema, Sma};
-use super::window::{Ring, RollingMoments, RollingRange};
+use super::window::{Ring, RollingMax, RollingMin, RollingMoments};
 use super::{Indicator, Ohlcv, period};
 use crate::features::error::FeatureError;
 
@@ -309,13 +309,14 @@ impl Indicator for Keltner {
 pub struct Donchian {
     period: usize,
     seen: usize,
-    range: RollingRange,
+    highs: RollingMax,
+    lows: RollingMin,
 }
 
 impl Donchian {
     pub fn new(period_: usize) -> Result<Self, FeatureError> {
         let period_ = period("donchian", "period", period_, 1)?;
-        Ok(Self { period: period_, seen: 0, range: RollingRange::new(period_) })
+        Ok(Self { period: period_, seen: 0, highs: RollingMax::new(period_), lows: RollingMin::new(period_) })
     }
 }
 
@@ -331,7 +332,8 @@ impl Indicator for Donchian {
     }
     #[inline(always)]
     fn next(&mut self, bar: Ohlcv) -> [f64; 3] {
-        let (upper, lower) = self.range.push(bar.high, bar.low);
+        let upper = self.highs.push(bar.high);
+        let lower = self.lows.push(bar.low);
         self.seen += 1;
         if self.seen < self.period {
             return [f64::NAN; 3];
@@ -340,7 +342,8 @@ impl Indicator for Donchian {
     }
     fn reset(&mut self) {
         self.seen = 0;
-        self.range.clear();
+        self.highs.clear();
+        self.lows.clear();
     }
 }
 

@@ -1,5 +1,5 @@
-//! Fixed-capacity windows the indicators keep their recent inputs in: a ring buffer, rolling
-//! highest-high/lowest-low ranges and rolling moments, each allocated once at construction.
+//! Fixed-capacity windows the indicators keep their recent inputs in: a ring buffer and a
+//! monotonic deque for rolling highs and lows, both allocated once at construction.
 
 /// The last `capacity` values, oldest first. Pushing into a full ring evicts the oldest. The
 /// storage is a power of two larger than the capacity, so indexing is a mask and the slot being
@@ -53,69 +53,80 @@ impl Ring {
     }
 }
 
-/// The highest of one series and the lowest of another (a bar's highs and lows) over the last
-/// `period` values, by van Herk/Gil-Werman: time is cut into blocks of `period`; a window is the
-/// tail of the previous block (its suffix extremes, computed once per block) plus the head of the
-/// current one (a running extreme). Three comparisons per value whatever the data, with no
-/// data-dependent branches; both extremes share the block bookkeeping.
+/// The highest (`MAX = true`) or lowest of the last `period` values by van Herk/Gil-Werman:
+/// time is cut into blocks of `period`; a window is the tail of the previous block (its suffix
+/// extremes, computed once per block) plus the head of the current one (a running extreme). That
+/// is three comparisons per value whatever the data, with no data-dependent branches.
 #[derive(Clone, Debug)]
-pub(crate) struct RollingRange {
+pub(crate) struct RollingExtreme<const MAX: bool> {
     period: usize,
-    /// The current block's (high, low) pairs.
-    block: Box<[(f64, f64)]>,
-    /// `suffix[j]` is the (highest, lowest) of the previous block from offset j on;
-    /// `suffix[period]` is the identity (no values).
-    suffix: Box<[(f64, f64)]>,
-    head: (f64, f64),
+    block: Box<[f64]>,
+    /// `suffix[j]` is the extreme of the previous block from offset j on; `suffix[period]` is the
+    /// identity (no values).
+    suffix: Box<[f64]>,
+    head: f64,
     offset: usize,
 }
 
-const NO_RANGE: (f64, f64) = (f64::NEG_INFINITY, f64::INFINITY);
+pub(crate) type RollingMax = RollingExtreme<true>;
+pub(crate) type RollingMin = RollingExtreme<false>;
 
-#[inline(always)]
-fn widen(a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
-    (if a.0 > b.0 { a.0 } else { b.0 }, if a.1 < b.1 { a.1 } else { b.1 })
-}
+impl<const MAX: bool> RollingExtreme<MAX> {
+    const IDENTITY: f64 = if MAX { f64::NEG_INFINITY } else { f64::INFINITY };
 
-impl RollingRange {
     pub fn new(period: usize) -> Self {
         let period = period.max(1);
         Self {
             period,
-            block: vec![(0.0, 0.0); period].into_boxed_slice(),
-            suffix: vec![NO_RANGE; period + 1].into_boxed_slice(),
-            head: NO_RANGE,
+            block: vec![0.0; period].into_boxed_slice(),
+            suffix: vec![Self::IDENTITY; period + 1].into_boxed_slice(),
+            head: Self::IDENTITY,
             offset: 0,
         }
     }
 
-    /// Adds a (high, low) pair and returns the (highest, lowest) of the last `period` pairs
-    /// (fewer while warming up).
     #[inline(always)]
-    pub fn push(&mut self, high: f64, low: f64) -> (f64, f64) {
+    fn pick(a: f64, b: f64) -> f64 {
+        if MAX {
+            if a > b { a } else { b }
+        } else if a < b {
+            a
+        } else {
+            b
+        }
+    }
+
+    /// Adds `x` and returns the extreme of the last `period` values (fewer while warming up).
+    #[inline(always)]
+    pub fn push(&mut self, x: f64) -> f64 {
         let j = self.offset;
-        self.block[j] = (high, low);
-        self.head = widen(self.head, (high, low));
-        let out = widen(self.suffix[j + 1], self.head);
+        self.block[j] = x;
+        self.head = Self::pick(self.head, x);
+        let out = Self::pick(self.suffix[j + 1], self.head);
         if j + 1 == self.period {
-            // Inlined although it runs once per block: out of line it would take the whole state
-            // by reference, and the state could no longer live in registers in the batch loop.
-            let mut acc = NO_RANGE;
-            for j in (0..self.period).rev() {
-                acc = widen(acc, self.block[j]);
-                self.suffix[j] = acc;
-            }
-            self.head = NO_RANGE;
-            self.offset = 0;
+            self.close_block();
         } else {
             self.offset = j + 1;
         }
         out
     }
 
+    // Inlined although rare: out of line it would take the whole state by reference, and the
+    // state could no longer live in registers in the batch loop.
+    #[inline(always)]
+    fn close_block(&mut self) {
+        let mut acc = Self::IDENTITY;
+        for j in (0..self.period).rev() {
+            acc = Self::pick(acc, self.block[j]);
+            self.suffix[j] = acc;
+        }
+        self.head = Self::IDENTITY;
+        self.offset = 0;
+    }
+
     pub fn clear(&mut self) {
-        self.suffix.fill(NO_RANGE);
-        self.head = NO_RANGE;
+        self.suffix.fill(Self::IDENTITY);
+        self.head = Self::IDENTITY;
         self.offset = 0;
     }
 }
@@ -210,14 +221,14 @@ mod tests {
         }
 
         #[test]
-        fn rolling_ranges_equal_a_window_scan(xs in prop::collection::vec((-1e3f64..1e3, 0.0f64..50.0), 1..200), period in 1usize..20) {
-            let mut range = RollingRange::new(period);
+        fn rolling_extremes_equal_a_window_scan(xs in prop::collection::vec(-1e3f64..1e3, 1..200), period in 1usize..20) {
+            let mut hi = RollingMax::new(period);
+            let mut lo = RollingMin::new(period);
             for i in 0..xs.len() {
                 let from = i.saturating_sub(period - 1);
                 let w = &xs[from..=i];
-                let (hi, lo) = range.push(xs[i].0 + xs[i].1, xs[i].0);
-                prop_assert_eq!(hi, w.iter().map(|(x, d)| x + d).fold(f64::MIN, f64::max));
-                prop_assert_eq!(lo, w.iter().map(|(x, _)| *x).fold(f64::MAX, f64::min));
+                prop_assert_eq!(hi.push(xs[i]), w.iter().cloned().fold(f64::MIN, f64::max));
+                prop_assert_eq!(lo.push(xs[i]), w.iter().cloned().fold(f64::MAX, f64::min));
             }
         }
 
