@@ -12,7 +12,7 @@ use super::costs::{Fees, Slippage};
 use super::metrics::{TradeSide, TradeSummary};
 use super::order::{FillEvent, InstrumentId};
 use crate::data::calendar::MarketCalendar;
-use crate::domain::{Decimal, Side, Timestamp};
+use crate::domain::{Decimal, Side, Timestamp, decimal_f64};
 
 /// 1970-01-01 in days from the common era's day 1, as chrono counts.
 const EPOCH_DAYS_FROM_CE: i32 = 719_163;
@@ -354,7 +354,7 @@ impl Account {
         }
         self.positions[id] += signed;
         self.last_price[id] = fill.price;
-        self.position_f64[id] = self.positions[id].to_f64().unwrap_or(0.0);
+        self.position_f64[id] = decimal_f64(self.positions[id]);
         self.refresh_cash_shadow();
     }
 
@@ -367,7 +367,7 @@ impl Account {
 
     fn refresh_cash_shadow(&mut self) {
         if self.is_single_currency() && self.cash.len() == 1 {
-            self.cash_f64 = self.cash(&self.config.base_currency).to_f64().unwrap_or(0.0);
+            self.cash_f64 = decimal_f64(self.cash(&self.config.base_currency));
         } else {
             // Multi-currency runs mark exactly each bar instead of through the shadows.
             self.cash_f64 = f64::NAN;

@@ -4,7 +4,20 @@
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Decimal, Side};
+use crate::domain::{Decimal, Side, decimal_f64};
+
+/// A non-negative `x` rounded to 10 decimal places as a decimal. Below 9·10⁸ it goes through an
+/// integer count of 10⁻¹⁰ units, rounded half up by a truncating cast (a decimal expansion of the
+/// float costs far more, and slippage is priced on every fill); beyond that, through the
+/// float's expansion.
+fn to_decimal_10dp(x: f64) -> Decimal {
+    let units = x * 1e10;
+    if (0.0..9.0e18).contains(&units) {
+        Decimal::new((units + 0.5) as i64, 10)
+    } else {
+        Decimal::from_f64(x).unwrap_or(Decimal::ZERO).round_dp(10)
+    }
+}
 
 /// What the venue knows about recent trading in an instrument when it prices slippage.
 #[derive(Clone, Copy, Debug, Default)]
@@ -34,14 +47,14 @@ pub enum Slippage {
 impl Slippage {
     /// The price adjustment per unit (non-negative), to add for buys and subtract for sells.
     pub fn per_unit(&self, price: Decimal, quantity: Decimal, state: &MarketState) -> Decimal {
-        let price_f = price.to_f64().unwrap_or(0.0);
+        let price_f = decimal_f64(price);
         let amount = match self {
             Self::None => return Decimal::ZERO,
             Self::HalfSpread { spread } => return (*spread / Decimal::TWO).max(Decimal::ZERO),
             Self::FixedBps { bps } => price_f * bps / 10_000.0,
             Self::VolatilityScaled { k } => price_f * k * state.range_volatility,
             Self::SquareRootImpact { eta } => {
-                let q = quantity.to_f64().unwrap_or(0.0);
+                let q = decimal_f64(quantity);
                 if state.average_volume > 0.0 {
                     price_f * eta * state.range_volatility * (q / state.average_volume).sqrt()
                 } else {
@@ -49,7 +62,7 @@ impl Slippage {
                 }
             }
         };
-        Decimal::from_f64(amount.max(0.0)).unwrap_or(Decimal::ZERO).round_dp(10)
+        to_decimal_10dp(amount.max(0.0))
     }
 
     pub fn apply(&self, side: Side, price: Decimal, quantity: Decimal, state: &MarketState) -> (Decimal, Decimal) {
@@ -156,5 +169,26 @@ mod tests {
         let large = Slippage::SquareRootImpact { eta: 1.0 }.per_unit(p, dec("400"), &state);
         assert_eq!(small, dec("0.2"));
         assert_eq!(large, dec("0.4"));
+    }
+
+    #[test]
+    fn slippage_amounts_are_the_float_to_ten_places() {
+        // Seeded amounts of every magnitude slippage sees: within one unit of the tenth place of
+        // the float's decimal expansion (the product x·10¹⁰ rounds once more than the expansion
+        // does, which can tip a tie), and exact beyond 9e8 where the expansion is used.
+        let unit = Decimal::new(1, 10);
+        let mut x = 0.123_456_789_f64;
+        let mut same = 0;
+        for i in 0..5000 {
+            x = (x * 7919.0 + 0.618_033_988_7).fract();
+            let amount = x * 10f64.powi(i % 12 - 6);
+            let expanded = Decimal::from_f64(amount).unwrap().round_dp(10);
+            let fast = super::to_decimal_10dp(amount);
+            assert!((fast - expanded).abs() <= unit, "{amount:e}: {fast} vs {expanded}");
+            assert_eq!(fast.scale(), 10);
+            same += usize::from(fast == expanded);
+        }
+        assert!(same > 4900, "only {same} of 5000 equal to the expansion");
+        assert_eq!(super::to_decimal_10dp(2.5e9), dec("2500000000"));
     }
 }

@@ -67,14 +67,14 @@ pub fn rebalance_orders(
             _ => cost_reserve(&spec.fees, &spec.slippage, price),
         };
         let units = w * equity * (1.0 - reserve) / (price * t.multiplier);
-        let lots = (units / t.lot).trunc();
+        let lots_f64 = (units / t.lot).trunc();
         // Whole lots within f64's exact integers convert without a decimal expansion.
-        let lots = if lots.abs() < 9.0e15 {
-            Decimal::from(lots as i64)
+        let lots = if lots_f64.abs() < 9.0e15 {
+            Decimal::from(lots_f64 as i64)
         } else {
-            Decimal::from_f64(lots).unwrap_or(Decimal::ZERO)
+            Decimal::from_f64(lots_f64).unwrap_or(Decimal::ZERO)
         };
-        let target_f64 = (lots * spec.lot_size).to_f64().unwrap_or(0.0);
+        let target_f64 = lots_f64 * t.lot;
         let change = (target_f64 - account.position_f64(k)).abs() * price * t.multiplier;
         if change == 0.0 || (!lots.is_zero() && change < band * equity) {
             continue;

@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rust_decimal::prelude::ToPrimitive;
 
 pub use config::{ActionConfig, ObservationConfig, RewardConfig, RiskConfig, Split, SplitFractions, TradingEnvConfig};
 pub use execution::{TargetWeightsStrategy, rebalance_orders};
@@ -23,7 +22,7 @@ use crate::backtest::account::Account;
 use crate::backtest::costs::Fees;
 use crate::backtest::order::{FillEvent, OrderEvent, OrderStatus};
 use crate::backtest::{BacktestConfig, SimulatedVenue, Venue};
-use crate::domain::{Side, Timestamp};
+use crate::domain::{Side, Timestamp, decimal_f64};
 use reward::{RewardState, StepOutcome};
 
 /// The portfolio part of an observation: a weight per instrument, then cash weight,
@@ -293,9 +292,9 @@ impl TradingEnv {
         for fill in self.fills.drain(..) {
             let k = fill.instrument;
             let multiplier = self.terms[k].multiplier;
-            let q = fill.quantity.to_f64().unwrap_or(0.0);
-            let price = fill.price.to_f64().unwrap_or(0.0);
-            costs += fill.fee.to_f64().unwrap_or(0.0) + fill.slippage.to_f64().unwrap_or(0.0) * q * multiplier;
+            let q = decimal_f64(fill.quantity);
+            let price = decimal_f64(fill.price);
+            costs += decimal_f64(fill.fee) + decimal_f64(fill.slippage) * q * multiplier;
             ep.traded_notional += q * price * multiplier;
             ep.trades += 1;
             // Average entry price of the position after the fill.
