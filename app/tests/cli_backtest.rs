@@ -5,6 +5,7 @@
 mod common;
 
 use common::{ok, run, sample};
+use engine::domain::Decimal;
 
 #[test]
 fn the_quick_start_strategy_prints_backtesting_py_figures_and_writes_a_report() {
@@ -147,4 +148,66 @@ fn bad_strategy_input_is_refused_with_the_reason() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(expected), "{full:?}: {stderr}");
     }
+}
+
+/// Quotes one second apart from 2024-01-02 00:00 UTC, the mid wandering around 100 in cents.
+fn quote_file(path: &std::path::Path, n: usize) -> Vec<(i64, i64)> {
+    let mut text = String::from("timestamp,bid,ask,bid_size,ask_size\n");
+    let mut quotes = Vec::new();
+    for i in 0..n {
+        let mid = 10_000 + ((i as i64 * 37) % 101) - 50;
+        let (bid, ask) = (mid - 1, mid + 1);
+        let cents = |c: i64| format!("{}.{:02}", c / 100, c % 100);
+        text.push_str(&format!(
+            "2024-01-02T00:{:02}:{:02}Z,{},{},1000000,1000000\n",
+            i / 60,
+            i % 60,
+            cents(bid),
+            cents(ask)
+        ));
+        quotes.push((bid, ask));
+    }
+    std::fs::write(path, text).unwrap();
+    quotes
+}
+
+#[test]
+fn a_tick_file_is_backtested_at_the_touch_with_bars_built_from_the_quotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("XYZ.csv");
+    let quotes = quote_file(&path, 600);
+    let ticks = path.to_str().unwrap();
+    let text = ok(dir.path(), &["backtest", "--ticks", ticks, "--bar", "1m", "--strategy", "buy_and_hold"]);
+    assert!(text.starts_with("buy_and_hold on XYZ (600 ticks, 10 bars of 1m"), "{text}");
+
+    let json: serde_json::Value = serde_json::from_str(&ok(
+        dir.path(),
+        &["backtest", "--ticks", ticks, "--bar", "1m", "--strategy", "buy_and_hold", "--json"],
+    ))
+    .unwrap();
+    // The strategy sees the first minute's bar when it ends; its order takes the ask of the
+    // quote that ends it (the 61st), all in: whole units of 10,000 at that ask.
+    let decimal = |v: &serde_json::Value| v.as_str().unwrap().parse::<Decimal>().unwrap();
+    let ask = Decimal::new(quotes[60].1, 2);
+    let fill = &json["fills"][0];
+    assert_eq!(decimal(&fill["price"]), ask);
+    let units = (Decimal::from(10_000) / ask).floor();
+    assert_eq!(decimal(&fill["quantity"]), units);
+    assert_eq!(json["equity_curve"].as_array().unwrap().len(), 10);
+    // Marked at the last mid.
+    let (bid, last_ask) = quotes[599];
+    let mid = Decimal::new(bid + last_ask, 2) / Decimal::TWO;
+    assert_eq!(decimal(&json["final_equity"]), Decimal::from(10_000) - units * ask + units * mid);
+
+    // A crossed quote is refused with its file, line and column; --ticks and --data exclude each other.
+    std::fs::write(&path, "timestamp,bid,ask,bid_size,ask_size\n2024-01-02T00:00:00Z,10.5,10.4,1,1\n").unwrap();
+    let out = run(dir.path(), &["backtest", "--ticks", ticks]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("XYZ.csv:2: column `bid`: bid 10.5 is above ask 10.4"),
+        "{stderr}"
+    );
+    let out = run(dir.path(), &["backtest", "--ticks", ticks, "--data", "GOOG"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
 }

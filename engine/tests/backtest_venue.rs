@@ -364,3 +364,96 @@ fn orders_behind_a_filled_oco_pair_still_act_on_the_same_bar() {
         "the take-profit fills, its stop is cancelled, and the limit order behind them fills on the same bar"
     );
 }
+
+fn leveraged(maintenance: Option<&str>) -> BacktestConfig {
+    let mut c = config(vec![InstrumentSpec::cash("X", "USD")], "10000");
+    c.account.margin = d("0.5");
+    c.account.maintenance_margin = maintenance.map(d);
+    c
+}
+
+fn close_at(c: f64) -> (f64, f64, f64, f64, f64) {
+    (c, c, c, c, 1000.0)
+}
+
+#[test]
+fn a_margin_call_cancels_working_orders_and_closes_the_position_at_the_next_open() {
+    // 2x leverage: 200 units at 100 on 10,000. At 70 equity is 4,000 against a maintenance
+    // margin of 3,500 (25 % of 14,000); at 65 it is 3,000 against 3,250: called.
+    let rows = [FLAT, FLAT, close_at(70.0), close_at(65.0), (64.0, 66.0, 63.0, 65.0, 1000.0), FLAT];
+    let script = || Script {
+        at: vec![
+            (0, OrderRequest::market(0, Side::Buy, Quantity::Units(d("200"))).with_tag("entry")),
+            (0, req(Side::Sell, "200", OrderType::Limit { limit_price: d("150") })),
+        ],
+    };
+    let called = run(&leveraged(Some("0.25")), &[bars(&rows, HOUR, 0)], &mut script()).unwrap();
+    let liquidations: Vec<_> = called.margin_call_fills().collect();
+    assert_eq!(liquidations.len(), 1);
+    let fill = liquidations[0];
+    assert_eq!((fill.bar, fill.side, fill.quantity, fill.price), (4, Side::Sell, d("200"), d("64")));
+    assert!(called.open_positions.is_empty(), "flat after the call");
+    assert_eq!(called.final_equity, d("2800"), "10,000 - 200 x (100 - 64)");
+    let reasons = statuses(&called.order_log);
+    assert!(
+        reasons.contains(&"cancelled: margin call: equity 3000.00 USD is below the maintenance margin 3250.00".into()),
+        "{reasons:?}"
+    );
+    assert_eq!(called.trades.len(), 1);
+    assert_eq!(called.trades[0].exit_bar, 4);
+
+    // The same run without a maintenance margin keeps the position (and the limit order).
+    let kept = run(&leveraged(None), &[bars(&rows, HOUR, 0)], &mut script()).unwrap();
+    assert_eq!(kept.margin_call_fills().count(), 0);
+    assert_eq!(kept.open_positions.len(), 1);
+    // Above the maintenance margin nothing happens either.
+    let safe = [FLAT, FLAT, close_at(70.0), close_at(70.0), FLAT];
+    let fine = run(&leveraged(Some("0.25")), &[bars(&safe, HOUR, 0)], &mut script()).unwrap();
+    assert_eq!(fine.margin_call_fills().count(), 0);
+    assert_eq!(fine.open_positions.len(), 1);
+}
+
+#[test]
+fn a_short_squeeze_is_called_and_a_maintenance_above_the_initial_margin_is_refused() {
+    // Short 150 at 100 on 10,000 with 2x: at 130 equity is 10,000 - 4,500 = 5,500 against
+    // 25 % of 19,500 = 4,875 (kept); at 140, 4,000 against 5,250: called, bought back at the open.
+    let rows = [FLAT, FLAT, close_at(130.0), close_at(140.0), close_at(141.0), FLAT];
+    let mut script = Script { at: vec![(0, OrderRequest::market(0, Side::Sell, Quantity::Units(d("150"))))] };
+    let r = run(&leveraged(Some("0.25")), &[bars(&rows, HOUR, 0)], &mut script).unwrap();
+    let fills: Vec<_> = r.margin_call_fills().map(|f| (f.bar, f.side, f.quantity, f.price)).collect();
+    assert_eq!(fills, vec![(4, Side::Buy, d("150"), d("141"))]);
+    assert_eq!(r.final_equity, d("3850"), "10,000 - 150 x (141 - 100)");
+
+    let err = run(&leveraged(Some("0.6")), &[bars(&rows, HOUR, 0)], &mut Script { at: vec![] }).unwrap_err();
+    assert_eq!(err.to_string(), "account: maintenance margin 0.6 must be above 0 and at most the initial margin 0.5");
+}
+
+#[test]
+fn shorts_pay_the_borrow_rate_each_night_and_longs_do_not() {
+    // 100 units at 100 short at 3.6 % a year: 10,000 x 0.036 / 360 = 1.00 a night, for the three
+    // nights between the fill on day 1 and the closing fill at the open of day 4.
+    let mut spec = InstrumentSpec::cash("X", "USD");
+    spec.borrow_rate = d("0.036");
+    let run_side = |side: Side| {
+        let close = if side == Side::Sell { Side::Buy } else { Side::Sell };
+        let mut script = Script {
+            at: vec![
+                (0, OrderRequest::market(0, side, Quantity::Units(d("100")))),
+                (3, OrderRequest::market(0, close, Quantity::Units(d("100")))),
+            ],
+        };
+        run(&config(vec![spec.clone()], "100000"), &[bars(&[FLAT; 5], DAY, 0)], &mut script).unwrap()
+    };
+    let short = run_side(Side::Sell);
+    assert_eq!(short.borrow_fees, d("3"));
+    assert_eq!(short.final_equity, d("99997"));
+    assert_eq!(short.commissions, Decimal::ZERO, "borrow fees are not commissions");
+    // The round trip carries its loan fees: flat prices, so its P&L is exactly the fees.
+    assert_eq!(short.trades.len(), 1);
+    assert_eq!((short.trades[0].financing, short.trades[0].pnl), (3.0, -3.0));
+    let long = run_side(Side::Buy);
+    assert_eq!(long.borrow_fees, Decimal::ZERO);
+    assert_eq!(long.final_equity, d("100000"));
+    assert_eq!((long.trades[0].financing, long.trades[0].pnl), (0.0, 0.0));
+    assert!(short.to_html(None).contains("<tr><th>Borrow fees</th><td>3.00</td></tr>"));
+}

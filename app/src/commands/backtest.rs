@@ -8,10 +8,12 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use engine::backtest::costs::{Fees, Slippage};
 use engine::backtest::strategies::{self, Params};
-use engine::backtest::{AccountConfig, BacktestConfig, FillTiming, InstrumentSpec, PreparedBars, VenueConfig};
+use engine::backtest::{
+    AccountConfig, BacktestConfig, FillTiming, InstrumentSpec, MarketTick, PreparedBars, VenueConfig,
+};
 use engine::config::Settings;
 use engine::data::calendar::MarketCalendar;
-use engine::data::import::{ImportOptions, RowPolicy, infer_asset_class, read_file};
+use engine::data::import::{ImportOptions, RowPolicy, infer_asset_class, read_file, read_ticks};
 use engine::domain::{Decimal, Symbol, Timeframe};
 
 use super::open_catalog;
@@ -37,6 +39,14 @@ pub struct RunArgs {
     /// A bar file (CSV or Parquet) or catalog symbols; several separated by commas.
     #[arg(long, value_delimiter = ',')]
     pub data: Vec<String>,
+    /// A tick file (CSV of quotes and/or trade prints, a `symbol` column for several
+    /// instruments) instead of bars: orders fill at the touch, tick by tick, up to the size
+    /// shown, and the strategy sees bars of `--bar` built from the mids (or the prints).
+    #[arg(long, conflicts_with = "data")]
+    pub ticks: Option<PathBuf>,
+    /// The length of the bars a tick backtest builds for the strategy (30s, 1m, 5m, 1h...).
+    #[arg(long, default_value = "1m", requires = "ticks")]
+    pub bar: String,
     /// buy_and_hold, sma_cross, rsi_reversion or bollinger_breakout.
     #[arg(long, default_value = "sma_cross")]
     pub strategy: String,
@@ -55,6 +65,12 @@ pub struct RunArgs {
     /// Initial margin fraction (1 = cash account, 0.5 = 2x leverage).
     #[arg(long, default_value = "1")]
     pub margin: Decimal,
+    /// Maintenance margin fraction (e.g. 0.25): below it, a margin call closes every position.
+    #[arg(long)]
+    pub maintenance_margin: Option<Decimal>,
+    /// Annual stock-loan fee on short positions' market value (0.003 = 0.3 %), charged nightly.
+    #[arg(long, default_value = "0")]
+    pub borrow_rate: Decimal,
     /// When market orders fill: next_open (default), close.
     #[arg(long, default_value = "next_open")]
     pub fill: String,
@@ -94,7 +110,12 @@ impl RunArgs {
         let fees = if self.commission.is_zero() { Fees::None } else { Fees::Percent { rate: self.commission } };
         let slippage = self.slippage_bps.map(|bps| Slippage::FixedBps { bps }).unwrap_or_default();
         Ok(BacktestConfig {
-            account: AccountConfig { initial_cash: self.cash, margin: self.margin, ..AccountConfig::default() },
+            account: AccountConfig {
+                initial_cash: self.cash,
+                margin: self.margin,
+                maintenance_margin: self.maintenance_margin,
+                ..AccountConfig::default()
+            },
             venue: VenueConfig { fill_timing, max_participation: None },
             instruments: symbols
                 .iter()
@@ -103,6 +124,7 @@ impl RunArgs {
                     slippage: slippage.clone(),
                     // DAY orders end with the trading day of the instrument's market.
                     calendar: Symbol::new(s).ok().map(|sym| MarketCalendar::for_asset_class(infer_asset_class(&sym))),
+                    borrow_rate: self.borrow_rate,
                     ..InstrumentSpec::cash(s, "USD")
                 })
                 .collect(),
@@ -158,14 +180,28 @@ pub async fn run(args: BacktestArgs, settings: &Settings) -> anyhow::Result<()> 
         return super::walkforward::run(wf, settings).await;
     }
     let args = args.run;
-    let loaded = load(&args.data, args.timeframe.as_deref(), settings).await?;
-    let symbols: Vec<String> = loaded.iter().map(|(s, _)| s.clone()).collect();
-    let data: Vec<PreparedBars> = loaded.into_iter().map(|(_, d)| d).collect();
-    let config = args.config(&symbols)?;
     let mut strategy = strategies::build(&args.strategy, &args.params()?)?;
-    let started = std::time::Instant::now();
-    let result = engine::backtest::run(&config, &data, strategy.as_mut())?;
-    let elapsed = started.elapsed();
+    let (symbols, events, result, elapsed) = if let Some(path) = &args.ticks {
+        let bar = Timeframe::from_str(&args.bar).with_context(|| format!("--bar {}", args.bar))?;
+        let file = read_ticks(path, &ImportOptions::default())?;
+        let symbols: Vec<String> = file.streams.iter().map(|(s, _)| s.to_string()).collect();
+        let ticks: Vec<Vec<MarketTick>> = file.streams.into_iter().map(|(_, t)| t).collect();
+        let config = args.config(&symbols)?;
+        let started = std::time::Instant::now();
+        let result = engine::backtest::run_ticks(&config, &ticks, bar.nominal_nanos(), strategy.as_mut())?;
+        let count =
+            format!("{} ticks, {} bars of {bar}", ticks.iter().map(Vec::len).sum::<usize>(), result.equity_curve.len());
+        (symbols, count, result, started.elapsed())
+    } else {
+        let loaded = load(&args.data, args.timeframe.as_deref(), settings).await?;
+        let symbols: Vec<String> = loaded.iter().map(|(s, _)| s.clone()).collect();
+        let data: Vec<PreparedBars> = loaded.into_iter().map(|(_, d)| d).collect();
+        let config = args.config(&symbols)?;
+        let started = std::time::Instant::now();
+        let result = engine::backtest::run(&config, &data, strategy.as_mut())?;
+        let count = format!("{} bars", data.iter().map(PreparedBars::len).sum::<usize>());
+        (symbols, count, result, started.elapsed())
+    };
     let significance = args.significance.map(|n| result.significance(n, args.seed)).transpose()?;
     if let Some(path) = &args.report {
         engine::models::checkpoint::write_atomic(path, result.to_html(significance.as_ref()).as_bytes())?;
@@ -178,8 +214,7 @@ pub async fn run(args: BacktestArgs, settings: &Settings) -> anyhow::Result<()> 
         outln!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
-    let bars: usize = data.iter().map(PreparedBars::len).sum();
-    outln!("{} on {} ({} bars, {:.1} ms)", result.strategy, symbols.join(","), bars, elapsed.as_secs_f64() * 1e3);
+    outln!("{} on {} ({events}, {:.1} ms)", result.strategy, symbols.join(","), elapsed.as_secs_f64() * 1e3);
     if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(&result.metrics) {
         for (k, v) in map {
             let shown = match v {
@@ -205,6 +240,13 @@ pub async fn run(args: BacktestArgs, settings: &Settings) -> anyhow::Result<()> 
         if let Some(t) = &s.trade_order_drawdown {
             outln!("  trade-order drawdown {:.4}, permutation p = {:.4}", t.observed, t.p_value);
         }
+    }
+    if !result.borrow_fees.is_zero() {
+        outln!("  borrow fees paid on shorts: {:.2}", result.borrow_fees);
+    }
+    let liquidations = result.margin_call_fills().count();
+    if liquidations > 0 {
+        outln!("  {liquidations} position(s) closed by margin calls (tag `margin call` in the trade log)");
     }
     let rejected = result.rejections().count();
     if rejected > 0 {

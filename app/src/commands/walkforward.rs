@@ -32,6 +32,9 @@ pub struct WalkForwardArgs {
 }
 
 pub async fn run(args: WalkForwardArgs, settings: &Settings) -> anyhow::Result<()> {
+    if args.run.ticks.is_some() {
+        anyhow::bail!("walk-forward runs on bars: give --data, not --ticks");
+    }
     let loaded = load(&args.run.data, args.run.timeframe.as_deref(), settings).await?;
     let symbols: Vec<String> = loaded.iter().map(|(s, _)| s.clone()).collect();
     let data: Vec<PreparedBars> = loaded.into_iter().map(|(_, d)| d).collect();

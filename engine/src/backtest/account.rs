@@ -32,6 +32,10 @@ pub struct InstrumentSpec {
     /// The market's calendar, whose trading days end DAY orders; None: UTC days.
     #[serde(default)]
     pub calendar: Option<MarketCalendar>,
+    /// Annual stock-loan fee on the market value of a short position (0.003 = 0.3 % a year,
+    /// general collateral; hard-to-borrow names cost far more), accrued per night, actual/360.
+    #[serde(default)]
+    pub borrow_rate: Decimal,
 }
 
 impl InstrumentSpec {
@@ -44,6 +48,16 @@ impl InstrumentSpec {
             fees: Fees::None,
             slippage: Slippage::None,
             calendar: None,
+            borrow_rate: Decimal::ZERO,
+        }
+    }
+
+    /// The stock-loan fee for holding `position` (signed units) over one night at `price`.
+    pub fn borrow_fee(&self, position: Decimal, price: Decimal) -> Decimal {
+        if position.is_sign_negative() && !position.is_zero() && !self.borrow_rate.is_zero() {
+            (position * price * self.multiplier).abs() * self.borrow_rate / Decimal::from(360)
+        } else {
+            Decimal::ZERO
         }
     }
 
@@ -63,6 +77,11 @@ pub struct AccountConfig {
     pub initial_cash: Decimal,
     /// Initial margin as a fraction of notional: 1 is a cash account, 0.5 allows 2x leverage.
     pub margin: Decimal,
+    /// Maintenance margin as a fraction of gross notional: when equity falls below it, the venue
+    /// cancels the working orders and closes every position at market (a margin call). None: no
+    /// liquidation; the initial margin still limits new exposure.
+    #[serde(default)]
+    pub maintenance_margin: Option<Decimal>,
     pub allow_short: bool,
 }
 
@@ -72,6 +91,7 @@ impl Default for AccountConfig {
             base_currency: "USD".into(),
             initial_cash: Decimal::from(10_000),
             margin: Decimal::ONE,
+            maintenance_margin: None,
             allow_short: true,
         }
     }
@@ -87,6 +107,9 @@ struct Lot {
     ts: Timestamp,
     /// Entry fee per unit, so a partial close carries its share.
     fee_per_unit: Decimal,
+    /// Overnight financing and stock-loan fees charged per unit while the lot was open, so
+    /// the trade that closes it carries them in its P&L.
+    carry_per_unit: Decimal,
     tag: Option<String>,
 }
 
@@ -111,6 +134,7 @@ pub struct Account {
     fx: BTreeMap<String, FxLink>,
     closed: Vec<TradeSummary>,
     commissions: Decimal,
+    borrow_fees: Decimal,
     traded_notional: Decimal,
     // Shadows for the equity mark.
     cash_f64: f64,
@@ -148,6 +172,7 @@ impl Account {
             fx: BTreeMap::new(),
             closed: Vec::new(),
             commissions: Decimal::ZERO,
+            borrow_fees: Decimal::ZERO,
             traded_notional: Decimal::ZERO,
             position_f64: vec![0.0; n],
             multiplier_f64,
@@ -225,18 +250,33 @@ impl Account {
         Ok(total)
     }
 
-    /// Equity minus the margin held by open positions (never negative).
-    pub fn margin_available(&self) -> Result<Decimal, AccountRejection> {
-        let mut used = Decimal::ZERO;
+    /// The gross notional of the open positions in the base currency at the last prices.
+    pub fn gross_exposure(&self) -> Result<Decimal, AccountRejection> {
+        let mut gross = Decimal::ZERO;
         for (id, q) in self.positions.iter().enumerate() {
             if !q.is_zero() {
                 let spec = &self.specs[id];
-                used += (*q * self.last_price[id] * spec.multiplier).abs()
-                    * self.rate_to_base(&spec.currency)?
-                    * self.config.margin;
+                gross += (*q * self.last_price[id] * spec.multiplier).abs() * self.rate_to_base(&spec.currency)?;
             }
         }
-        Ok((self.equity()? - used).max(Decimal::ZERO))
+        Ok(gross)
+    }
+
+    /// Equity minus the margin held by open positions (never negative).
+    pub fn margin_available(&self) -> Result<Decimal, AccountRejection> {
+        Ok((self.equity()? - self.gross_exposure()? * self.config.margin).max(Decimal::ZERO))
+    }
+
+    /// Whether the account is below its maintenance margin at the last prices: the equity and
+    /// the margin it had to keep, or None when it is above it (or has none set, or is flat).
+    pub fn maintenance_breach(&self) -> Result<Option<(Decimal, Decimal)>, AccountRejection> {
+        let Some(maintenance) = self.config.maintenance_margin else { return Ok(None) };
+        if self.positions.iter().all(Decimal::is_zero) {
+            return Ok(None);
+        }
+        let required = self.gross_exposure()? * maintenance;
+        let equity = self.equity()?;
+        Ok((equity < required).then_some((equity, required)))
     }
 
     /// The fast equity mark for single-currency runs: f64 shadows times f64 closes.
@@ -322,6 +362,7 @@ impl Account {
             let lot_sign = if front.quantity.is_sign_positive() { Decimal::ONE } else { Decimal::NEGATIVE_ONE };
             let gross = closing * lot_sign * (fill.price - front.price) * multiplier;
             let fees = closing * (front.fee_per_unit + fee_per_unit);
+            let carry = closing * front.carry_per_unit;
             self.closed.push(TradeSummary {
                 symbol: self.specs[id].symbol.clone(),
                 side: if lot_sign.is_sign_positive() { TradeSide::Long } else { TradeSide::Short },
@@ -333,7 +374,8 @@ impl Account {
                 entry_price: front.price.to_f64().unwrap_or(0.0),
                 exit_price: fill.price.to_f64().unwrap_or(0.0),
                 commissions: fees.to_f64().unwrap_or(0.0),
-                pnl: (gross - fees).to_f64().unwrap_or(0.0),
+                financing: carry.to_f64().unwrap_or(0.0),
+                pnl: (gross - fees - carry).to_f64().unwrap_or(0.0),
                 tag: front.tag.clone(),
             });
             front.quantity -= lot_sign * closing;
@@ -349,6 +391,7 @@ impl Account {
                 bar: fill.bar,
                 ts: fill.ts,
                 fee_per_unit,
+                carry_per_unit: Decimal::ZERO,
                 tag: fill.tag.clone(),
             });
         }
@@ -363,6 +406,43 @@ impl Account {
         *self.cash.entry(currency.to_string()).or_default() -= amount;
         self.commissions += amount;
         self.refresh_cash_shadow();
+    }
+
+    /// Charges a short position's stock-loan fee (counted apart from commissions) and books it
+    /// on the open lots of that instrument.
+    pub fn charge_borrow(&mut self, instrument: InstrumentId, amount: Decimal) {
+        let currency = self.specs[instrument].currency.clone();
+        *self.cash.entry(currency).or_default() -= amount;
+        self.borrow_fees += amount;
+        self.refresh_cash_shadow();
+        self.book_carry(instrument, amount);
+    }
+
+    /// Charges an instrument's overnight financing (counted with commissions, as `charge` does)
+    /// and books it on its open lots.
+    pub fn charge_financing(&mut self, instrument: InstrumentId, amount: Decimal) {
+        let currency = self.specs[instrument].currency.clone();
+        self.charge(&currency, amount);
+        self.book_carry(instrument, amount);
+    }
+
+    /// Spreads a holding cost over the instrument's open lots per unit, so each trade's P&L
+    /// includes the carry it incurred while open.
+    fn book_carry(&mut self, instrument: InstrumentId, amount: Decimal) {
+        let open: Decimal = self.lots[instrument].iter().map(|l| l.quantity.abs()).sum();
+        if open.is_zero() {
+            return;
+        }
+        let per_unit = amount / open;
+        for lot in &mut self.lots[instrument] {
+            lot.carry_per_unit += per_unit;
+        }
+    }
+
+    /// Stock-loan fees paid so far, in instrument currency units summed (single-currency runs:
+    /// the base currency).
+    pub fn borrow_fees(&self) -> Decimal {
+        self.borrow_fees
     }
 
     fn refresh_cash_shadow(&mut self) {

@@ -43,6 +43,8 @@ pub enum BacktestError {
     UnsortedTicks { symbol: String, row: usize },
     #[error("tick backtest: {0}")]
     TickRun(String),
+    #[error("account: {0}")]
+    Config(String),
 }
 
 /// A series prepared for the event loop: exact prices for fills (`bars`), and the float view
@@ -111,6 +113,7 @@ pub fn run(
     if data.len() != config.instruments.len() {
         return Err(BacktestError::SpecCount(data.len(), config.instruments.len()));
     }
+    check_account(&config.account)?;
     for (spec, series) in config.instruments.iter().zip(data) {
         if series.is_empty() {
             return Err(BacktestError::Empty { symbol: spec.symbol.clone() });
@@ -124,7 +127,8 @@ pub fn run(
     let mut account = Account::new(config.account.clone(), config.instruments.clone());
     link_fx_pairs(&mut account, config);
     let single_currency = account.is_single_currency();
-    let has_financing = config.instruments.iter().any(|s| matches!(s.fees, Fees::ForexFinancing { .. }));
+    let has_financing = charges_overnight(config);
+    let has_maintenance = config.account.maintenance_margin.is_some();
     let mut venue = SimulatedVenue::new(config.venue.clone(), account);
     let symbols: Vec<String> = config.instruments.iter().map(|s| s.symbol.clone()).collect();
     let mut clock = SimClock::default();
@@ -171,6 +175,9 @@ pub fn run(
             last_close[k] = data[k].close[i];
         }
         dispatch(&mut venue, strategy, &clock, &mut timers, &symbols, &mut fills, &mut updates, &mut all_fills);
+        if has_maintenance && venue.enforce_maintenance(clock.now)? {
+            dispatch(&mut venue, strategy, &clock, &mut timers, &symbols, &mut fills, &mut updates, &mut all_fills);
+        }
 
         // 2. The equity at this close.
         let mark = if single_currency {
@@ -197,6 +204,25 @@ pub fn run(
     strategy.on_stop(&mut Context::new(&mut venue, &clock, &mut timers, &symbols));
     dispatch(&mut venue, strategy, &clock, &mut timers, &symbols, &mut fills, &mut updates, &mut all_fills);
     BacktestResult::assemble(config, data, (strategy.name(), strategy.warmup()), venue.into_parts(), all_fills, equity)
+}
+
+/// Whether any instrument pays or earns something for holding a position overnight.
+pub(super) fn charges_overnight(config: &BacktestConfig) -> bool {
+    config.instruments.iter().any(|s| matches!(s.fees, Fees::ForexFinancing { .. }) || !s.borrow_rate.is_zero())
+}
+
+/// Refuses account rules that cannot hold: a maintenance margin must be positive and at most
+/// the initial margin (above it, every new position would be called at once).
+pub(super) fn check_account(account: &AccountConfig) -> Result<(), BacktestError> {
+    if let Some(maintenance) = account.maintenance_margin
+        && (maintenance <= rust_decimal::Decimal::ZERO || maintenance > account.margin)
+    {
+        return Err(BacktestError::Config(format!(
+            "maintenance margin {maintenance} must be above 0 and at most the initial margin {}",
+            account.margin
+        )));
+    }
+    Ok(())
 }
 
 /// Closes with NaN (no bar yet) read as 0 for the mark: no position can exist before a bar.

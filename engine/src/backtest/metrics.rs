@@ -26,7 +26,7 @@ pub enum TradeSide {
     Short,
 }
 
-/// A closed round trip. `pnl` is net of `commissions` (entry plus exit).
+/// A closed round trip. `pnl` is net of `commissions` (entry plus exit) and `financing`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TradeSummary {
     pub symbol: String,
@@ -40,6 +40,9 @@ pub struct TradeSummary {
     pub entry_price: f64,
     pub exit_price: f64,
     pub commissions: f64,
+    /// Overnight financing and stock-loan fees charged while the trade was open (already in `pnl`).
+    #[serde(default)]
+    pub financing: f64,
     pub pnl: f64,
     /// The signal that opened the trade, if the strategy named one (backtesting.py's `Tag`).
     pub tag: Option<String>,
@@ -47,13 +50,14 @@ pub struct TradeSummary {
 
 impl TradeSummary {
     /// backtesting.py's `Trade.pl_pct` as a fraction: the signed price move relative to the entry price, less all
-    /// commissions spread over the entry notional.
+    /// commissions and financing spread over the entry notional.
     pub fn return_fraction(&self) -> f64 {
         let sign = match self.side {
             TradeSide::Long => 1.0,
             TradeSide::Short => -1.0,
         };
-        sign * (self.exit_price / self.entry_price - 1.0) - self.commissions / (self.size * self.entry_price)
+        sign * (self.exit_price / self.entry_price - 1.0)
+            - (self.commissions + self.financing) / (self.size * self.entry_price)
     }
 }
 
@@ -495,6 +499,7 @@ mod tests {
                 entry_price: entry_price[i],
                 exit_price: exit_price[i],
                 commissions: commission[i],
+                financing: 0.0,
                 pnl: pnl[i],
                 tag: None,
             })
@@ -744,6 +749,7 @@ mod tests {
             entry_price: 10.0,
             exit_price: 11.0,
             commissions: 0.0,
+            financing: 0.0,
             pnl: 1.0,
             tag: Some("breakout".into()),
         };

@@ -54,6 +54,9 @@ pub struct BacktestResult {
     pub final_equity: Decimal,
     pub cash: BTreeMap<String, Decimal>,
     pub commissions: Decimal,
+    /// Stock-loan fees paid on short positions (in cash and equity; not in the trades' P&L).
+    #[serde(default)]
+    pub borrow_fees: Decimal,
     pub equity_curve: Vec<EquitySample>,
     pub trades: Vec<TradeSummary>,
     pub open_positions: Vec<OpenPosition>,
@@ -128,6 +131,7 @@ impl BacktestResult {
             final_equity: account.equity()?,
             cash: account.cash_balances().clone(),
             commissions: account.commissions(),
+            borrow_fees: account.borrow_fees(),
             equity_curve,
             trades,
             open_positions,
@@ -155,6 +159,11 @@ impl BacktestResult {
                 None
             },
         })
+    }
+
+    /// The fills of the orders margin calls placed to close positions.
+    pub fn margin_call_fills(&self) -> impl Iterator<Item = &FillEvent> {
+        self.fills.iter().filter(|f| f.tag.as_deref() == Some(super::venue::MARGIN_CALL_TAG))
     }
 
     /// Orders the venue refused, with the reasons.
@@ -185,6 +194,13 @@ impl BacktestResult {
                 };
                 let _ = write!(html, "<tr><th>{}</th><td>{shown}</td></tr>", escape(&k));
             }
+        }
+        if !self.borrow_fees.is_zero() {
+            let _ = write!(html, "<tr><th>Borrow fees</th><td>{:.2}</td></tr>", self.borrow_fees);
+        }
+        let liquidations = self.margin_call_fills().count();
+        if liquidations > 0 {
+            let _ = write!(html, "<tr><th>Margin-call fills</th><td>{liquidations}</td></tr>");
         }
         let _ = write!(html, "</table></div><div><h2>Equity</h2>{}", self.svg_equity());
         let _ = write!(html, "<h2>Drawdown</h2>{}</div></div>", self.svg_drawdown());

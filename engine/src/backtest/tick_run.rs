@@ -4,14 +4,16 @@
 
 use rust_decimal::prelude::ToPrimitive;
 
-use super::engine::{BacktestConfig, BacktestError, PreparedBars, dispatch, fire_timers, link_fx_pairs, marks};
+use super::engine::{
+    BacktestConfig, BacktestError, PreparedBars, charges_overnight, check_account, dispatch, fire_timers,
+    link_fx_pairs, marks,
+};
 use super::metrics::EquitySample;
 use super::order::{FillEvent, OrderEvent};
 use super::results::BacktestResult;
 use super::strategy::{BarEvent, Context, QuoteEvent, SimClock, Strategy, TradeEvent};
 use super::venue::{FillTiming, MarketTick, SimulatedVenue, Venue};
 use crate::backtest::account::Account;
-use crate::backtest::costs::Fees;
 use crate::data::series::BarSeries;
 use crate::domain::{Decimal, Timestamp};
 
@@ -90,6 +92,7 @@ pub fn run_ticks(
     if ticks.len() != config.instruments.len() {
         return Err(BacktestError::SpecCount(ticks.len(), config.instruments.len()));
     }
+    check_account(&config.account)?;
     if bar_nanos <= 0 {
         return Err(BacktestError::TickRun(format!("the bar length must be positive, got {bar_nanos} ns")));
     }
@@ -111,7 +114,8 @@ pub fn run_ticks(
     let mut account = Account::new(config.account.clone(), config.instruments.clone());
     link_fx_pairs(&mut account, config);
     let single_currency = account.is_single_currency();
-    let has_financing = config.instruments.iter().any(|s| matches!(s.fees, Fees::ForexFinancing { .. }));
+    let has_financing = charges_overnight(config);
+    let has_maintenance = config.account.maintenance_margin.is_some();
     let mut venue = SimulatedVenue::new(config.venue.clone(), account);
     let mut builders: Vec<BarBuilder> = ticks
         .iter()
@@ -164,6 +168,10 @@ pub fn run_ticks(
             venue.on_tick(k, index, mark, &tick);
         }
         dispatch(&mut venue, strategy, &clock, &mut timers, &symbols, &mut fills, &mut updates, &mut all_fills);
+        // The margin is watched tick by tick, at the prevailing marks.
+        if has_maintenance && venue.enforce_maintenance(clock.now)? {
+            dispatch(&mut venue, strategy, &clock, &mut timers, &symbols, &mut fills, &mut updates, &mut all_fills);
+        }
         let mut ctx = Context::new(&mut venue, &clock, &mut timers, &symbols);
         let f = |d: Decimal| d.to_f64().unwrap_or(f64::NAN);
         match tick {

@@ -95,6 +95,7 @@ impl CostsSection {
                 base_currency: self.base_currency.clone(),
                 initial_cash: self.initial_cash,
                 margin: self.margin,
+                maintenance_margin: None,
                 allow_short: self.allow_short,
             },
             venue: VenueConfig { fill_timing: self.fill_timing, max_participation: None },
@@ -108,6 +109,7 @@ impl CostsSection {
                     fees: self.fees.clone(),
                     slippage: self.slippage.clone(),
                     calendar: None,
+                    borrow_rate: Decimal::ZERO,
                 })
                 .collect(),
             benchmark: None,

@@ -17,6 +17,9 @@ use super::order::{
 };
 use crate::domain::{Decimal, OrderType, Side, TimeInForce, Timestamp, TrailingOffset};
 
+/// The tag of the orders a margin call places (and of the trades they close).
+pub const MARGIN_CALL_TAG: &str = "margin call";
+
 /// The boundary every venue implements: the simulator here, paper and exchange connectors later.
 /// Requests are answered through events, as a real venue answers asynchronously.
 pub trait Venue {
@@ -167,7 +170,8 @@ impl SimulatedVenue {
         }
     }
 
-    /// Ends the day: overnight financing on open positions, charged in the instrument's currency.
+    /// Ends the day: overnight financing and stock-loan fees on open positions, charged in the
+    /// instrument's currency.
     pub fn roll_day(&mut self) {
         for id in 0..self.account.specs().len() {
             let position = self.account.position(id);
@@ -175,12 +179,50 @@ impl SimulatedVenue {
                 continue;
             }
             let spec = &self.account.specs()[id];
-            let charge = spec.fees.overnight(position * spec.multiplier, self.account.last_price(id));
-            if !charge.is_zero() {
-                let currency = spec.currency.clone();
-                self.account.charge(&currency, charge);
+            let price = self.account.last_price(id);
+            let financing = spec.fees.overnight(position * spec.multiplier, price);
+            let borrow = spec.borrow_fee(position, price);
+            if !financing.is_zero() {
+                self.account.charge_financing(id, financing);
+            }
+            if !borrow.is_zero() {
+                self.account.charge_borrow(id, borrow);
             }
         }
+    }
+
+    /// The margin call: when equity is below the maintenance margin at the latest prices, every
+    /// working order is cancelled and every position is closed by a reduce-only market order
+    /// tagged `margin call`, which fills as the venue's fill timing says (the next open by
+    /// default). Returns whether it called; a position whose closing order is still working is
+    /// not called twice.
+    pub fn enforce_maintenance(&mut self, now: Timestamp) -> Result<bool, super::account::AccountRejection> {
+        let Some((equity, required)) = self.account.maintenance_breach()? else { return Ok(false) };
+        let called = |o: &WorkingOrder| o.request.tag.as_deref() == Some(MARGIN_CALL_TAG);
+        let currency = self.account.config().base_currency.clone();
+        let reason =
+            format!("margin call: equity {equity:.2} {currency} is below the maintenance margin {required:.2}");
+        let mut any = false;
+        for id in 0..self.working.len() {
+            let position = self.account.position(id);
+            if position.is_zero() || self.working[id].iter().any(called) {
+                continue;
+            }
+            for order in std::mem::take(&mut self.working[id]) {
+                let bar = order.request.instrument_bar(&self.current);
+                let status = OrderStatus::Cancelled { reason: reason.clone() };
+                self.event(order.id, &order.request, now, bar, status);
+            }
+            let side = if position.is_sign_positive() { Side::Sell } else { Side::Buy };
+            let close =
+                OrderRequest::market(id, side, Quantity::Units(position.abs())).reduce_only().with_tag(MARGIN_CALL_TAG);
+            self.submit(close, now);
+            any = true;
+        }
+        if any {
+            tracing::warn!(%equity, %required, "margin call: closing every position");
+        }
+        Ok(any)
     }
 
     fn match_orders(&mut self, instrument: InstrumentId, bar: &VenueBar) {

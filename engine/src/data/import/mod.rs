@@ -3,6 +3,7 @@
 
 mod detect;
 mod parquet_input;
+mod ticks;
 mod time_format;
 
 use std::io::Read;
@@ -13,6 +14,7 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 pub use detect::{DetectedFormat, FormatKind, Layout};
+pub use ticks::{TickFile, read_ticks};
 pub use time_format::TimeFormat;
 
 use super::series::{BarSeries, LabelledSeries, SeriesFields};
