@@ -67,7 +67,7 @@ enum Command {
     Registry(commands::registry::RegistryCommand),
     /// Serve the web control plane, the JSON API, the registry API and metrics.
     Serve(commands::serve::ServeArgs),
-    /// Manage control-plane users and API keys: `users add|list|disable|enable|create-key`.
+    /// Manage control-plane users and API keys: `users add|list|set-role|disable|enable|create-key|keys|revoke-key`.
     #[command(subcommand)]
     Users(commands::users::UsersCommand),
     /// Print the configuration in force (passwords hidden).

@@ -1,10 +1,11 @@
 //! The control plane in a real browser (Debian's headless Chromium through chromedriver):
 //! sign in, open an experiment, compare two runs, start a backtest and see its chart, promote
-//! a model version and roll it back, and check that a viewer cannot promote. Screenshots of the
+//! a model version and roll it back, check that a viewer cannot promote, and see a move made
+//! by a program reach the viewer's open page live. Screenshots of the
 //! main pages go to `$SEXTANT_E2E_ARTIFACTS` (default: target/e2e-artifacts).
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -239,6 +240,21 @@ async fn workflow(c: &Client, server: &Server, base: &str) -> TestResult {
         )
         .await?;
     assert_eq!(me["name"], "admin", "the key acts for its owner: {me}");
+    // The key is listed by its first characters (never the secret), and revoked from the list.
+    let listed = format!("//table[@id='keys-table']//tr[td[3]='browser test']/td[1][starts-with(., '{}')]", &key[..10]);
+    c.wait().for_element(Locator::XPath(&listed)).await?;
+    let table = text_of(c, "#keys-table").await?;
+    assert!(!table.contains(&key), "the listing shows no secret: {table}");
+    c.find(Locator::Css(&format!("button[aria-label^='Revoke key {}']", &key[..10]))).await?.click().await?;
+    c.wait().for_element(Locator::Id("no-keys")).await?;
+    let status = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch('/api/v1/me', {credentials: 'omit', headers: {authorization: 'Bearer ' + arguments[0]}}).then(r => done(r.status));",
+            vec![serde_json::json!(key)],
+        )
+        .await?;
+    assert_eq!(status, 401, "a revoked key stops working at once");
     c.find(Locator::Id("new-name")).await?.send_keys("newbie").await?;
     c.find(Locator::Css("#add-user-form button")).await?.click().await?;
     let password = text_of(c, "#new-password").await?;
@@ -364,7 +380,48 @@ async fn workflow(c: &Client, server: &Server, base: &str) -> TestResult {
     let champion = text_when(c, "#versions tbody tr:last-child td:nth-child(2)", |t| !t.is_empty()).await?;
     assert!(champion.contains("@champion"), "the viewer's attempt changed nothing: v1 is still champion");
     screenshot(c, "viewer-model").await?;
+
+    // Live: an administrator's program moves the alias; the viewer's open page shows it without a reload.
+    wait_hydrated(c).await?;
+    c.execute("window.__sextant_not_reloaded = true", vec![]).await?;
+    let key = create_key(server, "admin", "deploy script");
+    assert_eq!(move_alias_by_api(base, &key, "sma-cross-goog", "champion", 2), 200);
+    c.wait()
+        .for_element(Locator::XPath("//table[@id='versions']//tr[td[1]='v2']/td[2][contains(., '@champion')]"))
+        .await?;
+    let same_page = c.execute("return window.__sextant_not_reloaded === true", vec![]).await?;
+    assert_eq!(same_page, serde_json::json!(true), "the move arrived over the WebSocket, not by a reload");
     Ok(())
+}
+
+/// An API key made with `sextant users create-key`, as an operator would for a program.
+fn create_key(server: &Server, user: &str, label: &str) -> String {
+    let out = Command::new(sextant_bin())
+        .arg("--data-dir")
+        .arg(server.data_dir.path())
+        .args(["users", "create-key", "--user", user, "--label", label])
+        .output()
+        .expect("sextant users create-key");
+    assert!(out.status.success(), "sextant users create-key failed");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Moves an alias through `POST /api/v1/models/{name}/aliases` from outside the browser (plain
+/// HTTP/1.1 on loopback) and returns the status code.
+fn move_alias_by_api(base: &str, key: &str, model: &str, alias: &str, version: u32) -> u16 {
+    let host = base.trim_start_matches("http://");
+    let body = serde_json::json!({ "alias": alias, "version": version }).to_string();
+    let mut stream = TcpStream::connect(host).expect("connect to the server");
+    write!(
+        stream,
+        "POST /api/v1/models/{model}/aliases HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send the request");
+    let mut status_line = String::new();
+    BufReader::new(stream).read_line(&mut status_line).expect("read the status line");
+    status_line.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
 }
 
 async fn promote(c: &Client, version: &str) -> TestResult {

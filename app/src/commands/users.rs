@@ -13,12 +13,22 @@ pub enum UsersCommand {
     Add(AddArgs),
     /// List users with their roles and whether they are disabled.
     List,
+    /// Give a user another role (viewer, researcher or admin); it applies to their next request.
+    SetRole { name: String, role: String },
     /// Disable a user: their sessions end and their keys stop working.
     Disable { name: String },
     /// Enable a disabled user again.
     Enable { name: String },
     /// Create an API key for a user and print it (shown only this once).
     CreateKey(KeyArgs),
+    /// List API keys (their ids, first characters, labels and last use; never the secrets).
+    Keys {
+        /// Only this user's keys.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke one API key by its id (from `users keys`): it stops working at once.
+    RevokeKey { id: i64 },
 }
 
 #[derive(Args, Debug)]
@@ -78,6 +88,12 @@ pub async fn run(cmd: UsersCommand, settings: &Settings) -> anyhow::Result<()> {
                 );
             }
         }
+        UsersCommand::SetRole { name, role } => {
+            let new_role =
+                Role::parse(&role).with_context(|| format!("role `{role}`: use viewer, researcher or admin"))?;
+            accounts.set_role(&name, new_role).await?;
+            outln!("`{name}` is now {}", new_role.as_str());
+        }
         UsersCommand::Disable { name } => {
             accounts.set_disabled(&name, true).await?;
             outln!("disabled `{name}`");
@@ -85,6 +101,30 @@ pub async fn run(cmd: UsersCommand, settings: &Settings) -> anyhow::Result<()> {
         UsersCommand::Enable { name } => {
             accounts.set_disabled(&name, false).await?;
             outln!("enabled `{name}`");
+        }
+        UsersCommand::Keys { user } => {
+            let when = |ms: i64| {
+                chrono::DateTime::from_timestamp_millis(ms)
+                    .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default()
+            };
+            outln!("{:>5} {:<24} {:<11} {:<16} {:<16} label", "id", "user", "key", "created", "last used");
+            for k in accounts.list_api_keys(user.as_deref()).await? {
+                let used = k.last_used_ms.map(when).unwrap_or_else(|| "never".into());
+                outln!(
+                    "{:>5} {:<24} {:<11} {:<16} {:<16} {}",
+                    k.id,
+                    k.user,
+                    k.prefix,
+                    when(k.created_ms),
+                    used,
+                    k.label
+                );
+            }
+        }
+        UsersCommand::RevokeKey { id } => {
+            let key = accounts.revoke_api_key(id, None).await?;
+            outln!("revoked key #{id} ({}…) of `{}`", key.prefix, key.user);
         }
         UsersCommand::CreateKey(args) => {
             let key = accounts.create_api_key(&args.user, &args.label).await?;

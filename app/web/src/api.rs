@@ -191,9 +191,38 @@ pub async fn set_user_disabled(name: String, disabled: bool) -> Result<(), Serve
     Ok(())
 }
 
+/// Gives a user another role (administrators only); the last active administrator keeps theirs.
+#[server(prefix = "/sfn", endpoint = "set_user_role")]
+pub async fn set_user_role(name: String, role: String) -> Result<(), ServerFnError> {
+    let admin = require(Role::Admin)?;
+    let new_role = Role::parse(&role)
+        .ok_or_else(|| ServerFnError::new(format!("`{role}` is not a role: use viewer, researcher or admin")))?;
+    state()?.accounts.set_role(&name, new_role).await.map_err(failed)?;
+    tracing::info!(user = %name, role = new_role.as_str(), by = %admin.name, "user role changed");
+    Ok(())
+}
+
 /// A new API key for the caller, shown once.
 #[server(prefix = "/sfn", endpoint = "create_my_key")]
 pub async fn create_my_key(label: String) -> Result<String, ServerFnError> {
     let me = identity()?;
     state()?.accounts.create_api_key(&me.name, label.trim()).await.map_err(failed)
+}
+
+/// The caller's API keys (administrators: everyone's), never the secrets.
+#[server(prefix = "/sfn", endpoint = "list_keys")]
+pub async fn list_keys() -> Result<Vec<ApiKeyRow>, ServerFnError> {
+    let me = identity()?;
+    let user = (!me.role.is_admin()).then_some(me.name.as_str());
+    state()?.accounts.list_api_keys(user).await.map_err(failed)
+}
+
+/// Revokes one of the caller's keys (administrators: anyone's).
+#[server(prefix = "/sfn", endpoint = "revoke_key")]
+pub async fn revoke_key(id: i64) -> Result<(), ServerFnError> {
+    let me = identity()?;
+    let owner = (!me.role.is_admin()).then_some(me.name.as_str());
+    let key = state()?.accounts.revoke_api_key(id, owner).await.map_err(failed)?;
+    tracing::info!(key = id, user = %key.user, by = %me.name, "API key revoked");
+    Ok(())
 }

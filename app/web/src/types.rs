@@ -217,6 +217,19 @@ pub struct BacktestChoices {
     pub strategies: Vec<String>,
 }
 
+/// An API key as listings show it: never the secret, only its first characters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApiKeyRow {
+    pub id: i64,
+    pub user: String,
+    /// The key's first characters (`sxk_` and six more), to tell keys apart.
+    pub prefix: String,
+    pub label: String,
+    pub created_ms: i64,
+    /// To the minute; None if never used.
+    pub last_used_ms: Option<i64>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UserRow {
     pub name: String,

@@ -190,6 +190,122 @@ async fn a_viewer_reads_but_cannot_change_anything() {
     }
 }
 
+fn delete(uri: &str, auth: &str) -> Request<Body> {
+    Request::delete(uri).header(header::AUTHORIZATION, auth).body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn api_keys_are_listed_without_secrets_and_revoked_one_by_one() {
+    for test_db in common::both().await {
+        let f = fixture(&test_db).await;
+        let label = test_db.label;
+        let rita = bearer(&f.rita_key);
+        let (status, _, body) = call(&f.state, post_json("/api/v1/keys", Some(&rita), r#"{"label":"sweeps"}"#)).await;
+        assert_eq!(status, StatusCode::CREATED, "{label}");
+        let second = json_of(&body)["key"].as_str().unwrap().to_string();
+        assert!(second.starts_with("sxk_") && second != f.rita_key);
+
+        // Rita sees her two keys, newest first, by their first characters only; her first key
+        // has been used (this very request), the new one not yet.
+        let (status, _, body) = call(&f.state, get("/api/v1/keys", Some(&rita))).await;
+        assert_eq!(status, StatusCode::OK, "{label}");
+        let keys = json_of(&body);
+        let listed: Vec<(&str, &str)> = keys
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| (k["user"].as_str().unwrap(), k["label"].as_str().unwrap()))
+            .collect();
+        assert_eq!(listed, [("rita", "sweeps"), ("rita", "tests")], "{label}");
+        let text = String::from_utf8_lossy(&body);
+        assert!(!text.contains(&second) && !text.contains(&f.rita_key), "{label}: no secret in a listing");
+        assert_eq!(keys[0]["prefix"].as_str().unwrap(), &second[..10]);
+        assert!(keys[0]["last_used_ms"].is_null() && keys[1]["last_used_ms"].is_i64(), "{label}: {keys}");
+
+        // Vic cannot see or revoke Rita's keys: his listing is his own, a revoke is a 404.
+        let vic = bearer(&f.vic_key);
+        let (_, _, body) = call(&f.state, get("/api/v1/keys", Some(&vic))).await;
+        assert_eq!(json_of(&body).as_array().unwrap().len(), 1, "{label}");
+        let rita_first = keys[1]["id"].as_i64().unwrap();
+        let (status, _, _) = call(&f.state, delete(&format!("/api/v1/keys/{rita_first}"), &vic)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{label}");
+        let (status, _, _) = call(&f.state, get("/api/v1/me", Some(&rita))).await;
+        assert_eq!(status, StatusCode::OK, "{label}: still valid");
+
+        // Rita revokes her first key with the second: the first stops at once, the second works.
+        let (status, _, body) = call(&f.state, delete(&format!("/api/v1/keys/{rita_first}"), &bearer(&second))).await;
+        assert_eq!(status, StatusCode::OK, "{label}");
+        assert_eq!(json_of(&body)["label"], "tests");
+        let (status, _, _) = call(&f.state, get("/api/v1/me", Some(&rita))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{label}: a revoked key is refused");
+        let (status, _, _) = call(&f.state, get("/api/v1/me", Some(&bearer(&second)))).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, _) = call(&f.state, delete("/api/v1/keys/abc", &bearer(&second))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+
+        // An administrator lists everyone's keys and may revoke Vic's.
+        f.state.accounts.add_user("ada", "admin-password-123", Role::Admin).await.unwrap();
+        let ada = basic("ada", "admin-password-123");
+        let (_, _, body) = call(&f.state, get("/api/v1/keys", Some(&ada))).await;
+        let all = json_of(&body);
+        let users: Vec<&str> = all.as_array().unwrap().iter().map(|k| k["user"].as_str().unwrap()).collect();
+        assert_eq!(users.len(), 2, "{label}: {users:?}");
+        assert!(users.contains(&"rita") && users.contains(&"vic"));
+        let vic_id = all.as_array().unwrap().iter().find(|k| k["user"] == "vic").unwrap()["id"].as_i64().unwrap();
+        let (status, _, _) = call(&f.state, delete(&format!("/api/v1/keys/{vic_id}"), &ada)).await;
+        assert_eq!(status, StatusCode::OK, "{label}");
+        let (status, _, _) = call(&f.state, get("/api/v1/me", Some(&vic))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        test_db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_role_change_applies_to_the_next_request_and_the_last_admin_keeps_theirs() {
+    for test_db in common::both().await {
+        let f = fixture(&test_db).await;
+        let label = test_db.label;
+        let vic = bearer(&f.vic_key);
+        let create = |name: &str| json!({ "name": name }).to_string();
+        let (status, _, _) =
+            call(&f.state, post_json("/api/2.0/mlflow/registered-models/create", Some(&vic), &create("v1"))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{label}: a viewer cannot register");
+
+        // Promoted to researcher: the same key may now write, with no new login.
+        f.state.accounts.set_role("vic", Role::Researcher).await.unwrap();
+        let (status, _, _) =
+            call(&f.state, post_json("/api/2.0/mlflow/registered-models/create", Some(&vic), &create("v2"))).await;
+        assert_eq!(status, StatusCode::OK, "{label}");
+        let (_, _, body) = call(&f.state, get("/api/v1/me", Some(&vic))).await;
+        assert_eq!(json_of(&body)["role"], serde_json::to_value(Role::Researcher).unwrap(), "{label}");
+
+        // Back to viewer: refused again at once, and nothing is created.
+        f.state.accounts.set_role("vic", Role::Viewer).await.unwrap();
+        let (status, _, _) =
+            call(&f.state, post_json("/api/2.0/mlflow/registered-models/create", Some(&vic), &create("v3"))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{label}");
+        assert!(f.state.store.registered_model("v3").await.is_err(), "{label}");
+
+        // The only active administrator cannot be demoted (nobody could manage users after);
+        // once there is a second one, they can.
+        let admins = |users: Vec<web::server::accounts::UserRecord>| {
+            users.into_iter().filter(|u| u.role == Role::Admin && !u.disabled).map(|u| u.name).collect::<Vec<_>>()
+        };
+        f.state.accounts.add_user("ada", "admin-password-123", Role::Admin).await.unwrap();
+        let only = admins(f.state.accounts.list_users().await.unwrap());
+        assert_eq!(only, ["ada"], "{label}");
+        let refused = f.state.accounts.set_role("ada", Role::Viewer).await.unwrap_err();
+        assert!(refused.to_string().contains("last active administrator"), "{label}: {refused}");
+        assert_eq!(admins(f.state.accounts.list_users().await.unwrap()), only, "{label}: unchanged");
+        f.state.accounts.set_role("rita", Role::Admin).await.unwrap();
+        f.state.accounts.set_role("ada", Role::Researcher).await.unwrap();
+        assert_eq!(admins(f.state.accounts.list_users().await.unwrap()), ["rita"], "{label}");
+        let missing = f.state.accounts.set_role("nobody", Role::Viewer).await.unwrap_err();
+        assert!(missing.to_string().contains("no user named `nobody`"), "{label}: {missing}");
+        test_db.finish().await;
+    }
+}
+
 #[tokio::test]
 async fn bad_requests_get_4xx_with_a_reason_never_500() {
     let test_db = common::sqlite().await;
@@ -288,10 +404,15 @@ async fn health_readiness_metrics_and_openapi_are_served() {
     for (path, ops) in doc["paths"].as_object().unwrap() {
         let concrete = path.replace("{id}", "0").replace("{name}", "m");
         for method in ops.as_object().unwrap().keys() {
-            let req = if method == "get" {
-                get(&concrete, Some(&bearer(&f.rita_key)))
-            } else {
-                post_json(&concrete, Some(&bearer(&f.rita_key)), "{}")
+            let req = match method.as_str() {
+                "get" => get(&concrete, Some(&bearer(&f.rita_key))),
+                "post" => post_json(&concrete, Some(&bearer(&f.rita_key)), "{}"),
+                other => Request::builder()
+                    .method(other.to_ascii_uppercase().as_str())
+                    .uri(&concrete)
+                    .header(header::AUTHORIZATION, bearer(&f.rita_key))
+                    .body(Body::empty())
+                    .unwrap(),
             };
             let (status, _, body) = call(&f.state, req).await;
             let endpoint_missing =

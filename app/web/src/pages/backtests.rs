@@ -6,6 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 use super::chart::{LineChart, XAxis};
+use super::live::{field, on_change_events};
 use super::{failure, fmt_ms, fmt_num, loading};
 use crate::api::{StartBacktest, get_backtest, get_backtest_choices, get_overview};
 
@@ -13,6 +14,7 @@ use crate::api::{StartBacktest, get_backtest, get_backtest_choices, get_overview
 pub fn BacktestsPage() -> impl IntoView {
     let choices = Resource::new(|| (), |_| get_backtest_choices());
     let recent = Resource::new(|| (), |_| get_overview());
+    on_change_events(|event| field(event, "kind") == "backtest", move || recent.refetch());
     let start = ServerAction::<StartBacktest>::new();
     let navigate = use_navigate();
     Effect::new(move |_| {
@@ -67,7 +69,7 @@ pub fn BacktestsPage() -> impl IntoView {
             {move || start.value().get().and_then(|r| r.err()).map(failure)}
         </section>
         <h2>"Latest backtests"</h2>
-        <Suspense fallback=loading>
+        <Transition fallback=loading>
             {move || Suspend::new(async move {
                 match recent.await {
                     Err(e) => failure(e),
@@ -78,7 +80,7 @@ pub fn BacktestsPage() -> impl IntoView {
                     <p><a href="/experiments">"All backtests are runs of the Backtests experiment."</a></p> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
@@ -87,8 +89,15 @@ pub fn BacktestPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let data = Resource::new(id, get_backtest);
+    on_change_events(
+        move |event| {
+            field(event, "kind") == "backtest"
+                && params.read_untracked().get("id").is_some_and(|id| field(event, "run_id") == id)
+        },
+        move || data.refetch(),
+    );
     view! {
-        <Suspense fallback=loading>
+        <Transition fallback=loading>
             {move || Suspend::new(async move {
                 match data.await {
                     Err(e) => failure(e),
@@ -107,8 +116,7 @@ pub fn BacktestPage() -> impl IntoView {
                             <h1>{format!("Backtest: {}", run.name)}</h1>
                             <p role="status" id="backtest-stage">{format!("Status: {} ({stage})", run.status)}</p>
                             {(!finished).then(|| view! {
-                                <p class="muted">"The page refreshes every two seconds until the backtest ends."</p>
-                                <meta http-equiv="refresh" content="2"/>
+                                <p class="muted">"This page follows the backtest live until it ends (reload it to see progress if JavaScript is off)."</p>
                             })}
                             {d.equity.clone().map(|s| view! { <LineChart title="Equity" series=vec![s] x_axis=XAxis::EpochSeconds/> })}
                             {d.drawdown.clone().map(|s| view! { <LineChart title="Drawdown (%)" series=vec![s] x_axis=XAxis::EpochSeconds/> })}
@@ -128,6 +136,6 @@ pub fn BacktestPage() -> impl IntoView {
                     }
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }

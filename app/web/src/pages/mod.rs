@@ -6,6 +6,7 @@ mod backtests;
 mod chart;
 mod data;
 mod experiments;
+mod live;
 mod login;
 mod models;
 mod overview;

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+use super::live::{field, on_change_events};
 use super::{failure, fmt_ms, loading};
 use crate::api::{MoveAlias, get_model, list_models, whoami};
 
@@ -48,8 +49,16 @@ pub fn ModelPage() -> impl IntoView {
     // Re-read the model after every move, so the table and history show it at once.
     let data = Resource::new(move || (name(), move_alias.version().get()), |(n, _)| get_model(n));
     let me = Resource::new(|| (), |_| whoami());
+    // Another user's alias move shows here without a reload.
+    on_change_events(
+        move |event| {
+            field(event, "kind") == "alias"
+                && params.read_untracked().get("name").is_some_and(|n| field(event, "model") == n)
+        },
+        move || data.refetch(),
+    );
     view! {
-        <Suspense fallback=loading>
+        <Transition fallback=loading>
             {move || Suspend::new(async move {
                 let can_write = me.await.map(|m| m.role.can_write()).unwrap_or(false);
                 match data.await {
@@ -118,6 +127,6 @@ pub fn ModelPage() -> impl IntoView {
                     }
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }

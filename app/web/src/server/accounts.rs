@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use crate::types::{Identity, Role};
+use crate::types::{ApiKeyRow, Identity, Role};
 
 /// How long a browser session lasts without a new login.
 pub const SESSION_TTL_MS: i64 = 12 * 3600 * 1000;
@@ -18,6 +18,8 @@ pub const JWT_TTL_SECS: i64 = 3600;
 /// Every API key starts with this, so secret scanners and people recognise one.
 pub const API_KEY_PREFIX: &str = "sxk_";
 const MIN_PASSWORD_LEN: usize = 12;
+/// How finely a key's last use is recorded.
+const KEY_USE_RESOLUTION_MS: i64 = 60_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -29,6 +31,10 @@ pub enum AccountError {
     Exists(String),
     #[error("no user named `{0}`")]
     NoSuchUser(String),
+    #[error("no API key #{0} (or it belongs to someone else)")]
+    NoSuchKey(i64),
+    #[error("`{0}` is the last active administrator: make another user an administrator first")]
+    LastAdmin(String),
     #[error("wrong user name or password")]
     BadCredentials,
     #[error("the account `{0}` is disabled")]
@@ -189,6 +195,36 @@ impl Accounts {
         Ok(())
     }
 
+    /// Gives a user another role. It takes effect on their next request, whatever the credential
+    /// (sessions, keys and tokens re-read the role); the last active administrator keeps theirs.
+    pub async fn set_role(&self, name: &str, role: Role) -> Result<(), AccountError> {
+        let mut tx = self.db.pool().begin().await?;
+        let row = sqlx::query("SELECT role, disabled FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| AccountError::NoSuchUser(name.to_string()))?;
+        let was_admin = row.try_get::<String, _>(0)? == Role::Admin.as_str() && row.try_get::<i64, _>(1)? == 0;
+        if was_admin && role != Role::Admin {
+            let others: i64 = sqlx::query("SELECT COUNT(*) FROM users WHERE role = $1 AND disabled = 0 AND name <> $2")
+                .bind(Role::Admin.as_str())
+                .bind(name)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+            if others == 0 {
+                return Err(AccountError::LastAdmin(name.to_string()));
+            }
+        }
+        sqlx::query("UPDATE users SET role = $1 WHERE name = $2")
+            .bind(role.as_str())
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn active_user(&self, name: &str) -> Result<Option<(Identity, String)>, AccountError> {
         let row = sqlx::query("SELECT role, disabled, password_hash FROM users WHERE name = $1")
             .bind(name)
@@ -265,13 +301,69 @@ impl Accounts {
     }
 
     pub async fn api_key_identity(&self, key: &str) -> Result<Option<Identity>, AccountError> {
-        let row = sqlx::query("SELECT user_name FROM api_keys WHERE key_hash = $1")
-            .bind(sha256_hex(key))
+        let hash = sha256_hex(key);
+        let row = sqlx::query("SELECT user_name, last_used_at FROM api_keys WHERE key_hash = $1")
+            .bind(&hash)
             .fetch_optional(self.db.pool())
             .await?;
         let Some(row) = row else { return Ok(None) };
         let name: String = row.try_get(0)?;
-        Ok(self.active_user(&name).await.ok().flatten().map(|(id, _)| id))
+        let last_used: Option<i64> = row.try_get(1)?;
+        let identity = self.active_user(&name).await.ok().flatten().map(|(id, _)| id);
+        // The last use is kept to the minute: a write on every request would serialise them.
+        let now = now_ms();
+        if identity.is_some() && last_used.is_none_or(|t| now - t >= KEY_USE_RESOLUTION_MS) {
+            sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE key_hash = $2")
+                .bind(now)
+                .bind(&hash)
+                .execute(self.db.pool())
+                .await?;
+        }
+        Ok(identity)
+    }
+
+    /// API keys (never their secrets): one user's, or everyone's with `None`; newest first.
+    pub async fn list_api_keys(&self, user: Option<&str>) -> Result<Vec<ApiKeyRow>, AccountError> {
+        let rows = match user {
+            Some(user) => {
+                sqlx::query(
+                    "SELECT id, user_name, prefix, label, created_at, last_used_at FROM api_keys \
+                     WHERE user_name = $1 ORDER BY created_at DESC, id DESC",
+                )
+                .bind(user)
+                .fetch_all(self.db.pool())
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "SELECT id, user_name, prefix, label, created_at, last_used_at FROM api_keys \
+                     ORDER BY created_at DESC, id DESC",
+                )
+                .fetch_all(self.db.pool())
+                .await?
+            }
+        };
+        rows.iter()
+            .map(|r| {
+                Ok(ApiKeyRow {
+                    id: r.try_get(0)?,
+                    user: r.try_get(1)?,
+                    prefix: r.try_get(2)?,
+                    label: r.try_get(3)?,
+                    created_ms: r.try_get(4)?,
+                    last_used_ms: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes one key at once (it stops working on the next request). With `owner`, only that
+    /// user's key may go: anyone else's answers as a key that does not exist.
+    pub async fn revoke_api_key(&self, id: i64, owner: Option<&str>) -> Result<ApiKeyRow, AccountError> {
+        let key =
+            self.list_api_keys(owner).await?.into_iter().find(|k| k.id == id).ok_or(AccountError::NoSuchKey(id))?;
+        sqlx::query("DELETE FROM api_keys WHERE id = $1").bind(id).execute(self.db.pool()).await?;
+        Ok(key)
     }
 
     /// A signed JWT (HS256) for a verified identity, valid for [`JWT_TTL_SECS`].

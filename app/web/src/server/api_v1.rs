@@ -5,7 +5,7 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -29,6 +29,8 @@ pub fn routes() -> Router<AppState> {
         .route("/datasets", get(datasets))
         .route("/backtests", post(start_backtest))
         .route("/backtests/{id}", get(backtest))
+        .route("/keys", get(keys).post(create_key))
+        .route("/keys/{id}", delete(revoke_key))
 }
 
 /// An API error: status, a machine-readable code and a sentence for people.
@@ -184,6 +186,67 @@ async fn backtest(State(s): State<AppState>, Path(id): Path<String>) -> Response
     }
 }
 
+#[derive(Deserialize)]
+struct KeysQuery {
+    user: Option<String>,
+}
+
+/// The caller's API keys; administrators see everyone's (or one user's with `?user=`).
+async fn keys(State(s): State<AppState>, Extension(who): Extension<Identity>, Query(q): Query<KeysQuery>) -> Response {
+    let user = if who.role.is_admin() { q.user } else { Some(who.name.clone()) };
+    match s.accounts.list_api_keys(user.as_deref()).await {
+        Ok(rows) => Json(rows).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", e),
+    }
+}
+
+#[derive(Deserialize)]
+struct NewKey {
+    #[serde(default)]
+    label: String,
+}
+
+/// A new API key for the caller: the secret is in this response only.
+async fn create_key(
+    State(s): State<AppState>,
+    Extension(who): Extension<Identity>,
+    body: Result<Json<NewKey>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(req) = match body {
+        Ok(b) => b,
+        Err(e) => return body_rejected(e),
+    };
+    if req.label.chars().count() > 100 {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_PARAMETER_VALUE", "label: at most 100 characters");
+    }
+    match s.accounts.create_api_key(&who.name, req.label.trim()).await {
+        Ok(key) => (StatusCode::CREATED, Json(json!({ "key": key, "user": who.name }))).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", e),
+    }
+}
+
+/// Revokes one of the caller's keys (administrators: anyone's); it stops working at once.
+async fn revoke_key(
+    State(s): State<AppState>,
+    Extension(who): Extension<Identity>,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return error(StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", format!("key id `{id}` is not an integer"));
+    };
+    let owner = (!who.role.is_admin()).then_some(who.name.as_str());
+    match s.accounts.revoke_api_key(id, owner).await {
+        Ok(key) => {
+            tracing::info!(key = id, user = %key.user, by = %who.name, "API key revoked");
+            Json(key).into_response()
+        }
+        Err(e @ super::accounts::AccountError::NoSuchKey(_)) => {
+            error(StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST", e)
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", e),
+    }
+}
+
 /// `GET /ws`: every change event as a JSON text message, until the client goes away.
 pub async fn websocket(
     State(s): State<AppState>,
@@ -263,7 +326,17 @@ pub fn openapi_document() -> Value {
                     "properties": { "symbol": { "type": "string" }, "timeframe": { "type": "string" }, "strategy": { "type": "string", "enum": super::backtests::STRATEGIES },
                         "params": { "type": "string", "description": "key=value pairs, comma separated" }, "cash": { "type": "string" }, "commission": { "type": "string" } } } } } },
                 "responses": { "202": { "description": "started: run_id" }, "403": { "description": "role too low" }, "422": { "description": "invalid fields, each with its reason" } } } },
-            "/api/v1/backtests/{id}": { "get": { "summary": "A backtest's status, curves and trades", "parameters": [ id_param("id") ], "responses": ok("backtest") } }
+            "/api/v1/backtests/{id}": { "get": { "summary": "A backtest's status, curves and trades", "parameters": [ id_param("id") ], "responses": ok("backtest") } },
+            "/api/v1/keys": {
+                "get": { "summary": "The caller's API keys (id, first characters, label, created, last used; never the secret); administrators see everyone's",
+                    "parameters": [ { "name": "user", "in": "query", "schema": { "type": "string" }, "description": "administrators: only this user's keys" } ], "responses": ok("keys") },
+                "post": { "summary": "Create an API key for the caller; the secret is in this response only",
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object",
+                        "properties": { "label": { "type": "string", "maxLength": 100 } } } } } },
+                    "responses": { "201": { "description": "key and user" }, "400": { "description": "malformed body" }, "422": { "description": "label too long" } } } },
+            "/api/v1/keys/{id}": { "delete": { "summary": "Revoke one of the caller's API keys (administrators: anyone's); it stops working at once",
+                "parameters": [ id_param("id") ],
+                "responses": { "200": { "description": "the revoked key" }, "400": { "description": "id is not an integer" }, "404": { "description": "no such key of the caller" } } } }
         }
     })
 }

@@ -211,10 +211,16 @@ pub async fn start(state: &AppState, who: &Identity, v: Validated) -> Result<Str
     Ok(run.run_id)
 }
 
+/// Moves a backtest to its next stage and tells the open pages, which refetch it.
+fn advance(state: &AppState, run_id: &str, stage: Stage, name: &str) {
+    state.backtests.set(run_id, stage);
+    state.publish(json!({ "kind": "backtest", "run_id": run_id, "stage": name }));
+}
+
 async fn execute(state: &AppState, run_id: &str, v: &Validated, timeframe: Option<Timeframe>) -> Result<(), String> {
     let tf = timeframe.ok_or("the dataset's timeframe is unreadable")?;
     let bars = catalog(state).query(&v.symbol, tf, None, None).await.map_err(|e| e.to_string())?;
-    state.backtests.set(run_id, Stage::Simulating { bars: bars.len() });
+    advance(state, run_id, Stage::Simulating { bars: bars.len() }, "simulating");
     let fees = if v.commission.is_zero() { Fees::None } else { Fees::Percent { rate: v.commission } };
     let config = BacktestConfig {
         account: AccountConfig { initial_cash: v.cash, ..AccountConfig::default() },
@@ -230,7 +236,7 @@ async fn execute(state: &AppState, run_id: &str, v: &Validated, timeframe: Optio
     })
     .await
     .map_err(|e| format!("the simulation stopped: {e}"))??;
-    state.backtests.set(run_id, Stage::Recording);
+    advance(state, run_id, Stage::Recording, "recording");
     let m = &result.metrics;
     let now = now_ms();
     let point = |key: &str, value: f64| MetricPoint { key: key.into(), value, timestamp: now, step: 0 };
