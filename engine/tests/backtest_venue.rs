@@ -414,6 +414,37 @@ fn a_margin_call_cancels_working_orders_and_closes_the_position_at_the_next_open
 }
 
 #[test]
+fn a_margin_call_also_cancels_orders_on_instruments_it_holds_nothing_of() {
+    // The same fall in X; a resting buy limit on Y (flat, far below the market) must not be left
+    // to open new exposure while the account is under the call.
+    let rows = [FLAT, FLAT, close_at(70.0), close_at(65.0), (64.0, 66.0, 63.0, 65.0, 1000.0), FLAT];
+    let mut c = leveraged(Some("0.25"));
+    c.instruments.push(InstrumentSpec::cash("Y", "USD"));
+    let mut script = Script {
+        at: vec![
+            (0, OrderRequest::market(0, Side::Buy, Quantity::Units(d("200")))),
+            (
+                0,
+                OrderRequest::market(1, Side::Buy, Quantity::Units(d("10")))
+                    .with_type(OrderType::Limit { limit_price: d("50") }),
+            ),
+        ],
+    };
+    let r = run(&c, &[bars(&rows, HOUR, 0), bars(&[FLAT; 6], HOUR, 0)], &mut script).unwrap();
+    assert_eq!(r.margin_call_fills().count(), 1);
+    let y_cancelled: Vec<_> = r
+        .order_log
+        .iter()
+        .filter(|e| {
+            e.symbol == "Y"
+                && matches!(&e.status, OrderStatus::Cancelled { reason } if reason.starts_with("margin call"))
+        })
+        .collect();
+    assert_eq!(y_cancelled.len(), 1, "{:?}", statuses(&r.order_log));
+    assert!(r.open_positions.is_empty());
+}
+
+#[test]
 fn a_short_squeeze_is_called_and_a_maintenance_above_the_initial_margin_is_refused() {
     // Short 150 at 100 on 10,000 with 2x: at 130 equity is 10,000 - 4,500 = 5,500 against
     // 25 % of 19,500 = 4,875 (kept); at 140, 4,000 against 5,250: called, bought back at the open.

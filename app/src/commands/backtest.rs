@@ -246,7 +246,7 @@ pub async fn run(args: BacktestArgs, settings: &Settings) -> anyhow::Result<()> 
     }
     let liquidations = result.margin_call_fills().count();
     if liquidations > 0 {
-        outln!("  {liquidations} position(s) closed by margin calls (tag `margin call` in the trade log)");
+        outln!("  {liquidations} fill(s) of margin-call orders closing positions (tag `margin call` in the trade log)");
     }
     let rejected = result.rejections().count();
     if rejected > 0 {

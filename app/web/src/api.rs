@@ -213,7 +213,7 @@ pub async fn create_my_key(label: String) -> Result<String, ServerFnError> {
 #[server(prefix = "/sfn", endpoint = "list_keys")]
 pub async fn list_keys() -> Result<Vec<ApiKeyRow>, ServerFnError> {
     let me = identity()?;
-    let user = (!me.role.is_admin()).then_some(me.name.as_str());
+    let user = me.key_owner_scope();
     state()?.accounts.list_api_keys(user).await.map_err(failed)
 }
 
@@ -221,7 +221,7 @@ pub async fn list_keys() -> Result<Vec<ApiKeyRow>, ServerFnError> {
 #[server(prefix = "/sfn", endpoint = "revoke_key")]
 pub async fn revoke_key(id: i64) -> Result<(), ServerFnError> {
     let me = identity()?;
-    let owner = (!me.role.is_admin()).then_some(me.name.as_str());
+    let owner = me.key_owner_scope();
     let key = state()?.accounts.revoke_api_key(id, owner).await.map_err(failed)?;
     tracing::info!(key = id, user = %key.user, by = %me.name, "API key revoked");
     Ok(())

@@ -48,6 +48,14 @@ pub struct Identity {
     pub role: Role,
 }
 
+impl Identity {
+    /// Whose API keys this account may list and revoke: its own, or (None) everyone's for an
+    /// administrator.
+    pub fn key_owner_scope(&self) -> Option<&str> {
+        (!self.role.is_admin()).then_some(self.name.as_str())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentRow {
     pub id: String,

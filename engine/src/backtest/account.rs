@@ -403,8 +403,12 @@ impl Account {
 
     /// Charges (or credits) an amount in a currency: financing, dividends, interest.
     pub fn charge(&mut self, currency: &str, amount: Decimal) {
-        *self.cash.entry(currency.to_string()).or_default() -= amount;
+        self.debit(currency, amount);
         self.commissions += amount;
+    }
+
+    fn debit(&mut self, currency: &str, amount: Decimal) {
+        *self.cash.entry(currency.to_string()).or_default() -= amount;
         self.refresh_cash_shadow();
     }
 
@@ -412,9 +416,8 @@ impl Account {
     /// on the open lots of that instrument.
     pub fn charge_borrow(&mut self, instrument: InstrumentId, amount: Decimal) {
         let currency = self.specs[instrument].currency.clone();
-        *self.cash.entry(currency).or_default() -= amount;
+        self.debit(&currency, amount);
         self.borrow_fees += amount;
-        self.refresh_cash_shadow();
         self.book_carry(instrument, amount);
     }
 

@@ -54,7 +54,8 @@ pub struct BacktestResult {
     pub final_equity: Decimal,
     pub cash: BTreeMap<String, Decimal>,
     pub commissions: Decimal,
-    /// Stock-loan fees paid on short positions (in cash and equity; not in the trades' P&L).
+    /// Stock-loan fees paid on short positions (in cash and equity, and in the P&L of the trades
+    /// that held them as `financing`; not in `commissions`).
     #[serde(default)]
     pub borrow_fees: Decimal,
     pub equity_curve: Vec<EquitySample>,

@@ -343,25 +343,23 @@ impl Accounts {
                 .await?
             }
         };
-        rows.iter()
-            .map(|r| {
-                Ok(ApiKeyRow {
-                    id: r.try_get(0)?,
-                    user: r.try_get(1)?,
-                    prefix: r.try_get(2)?,
-                    label: r.try_get(3)?,
-                    created_ms: r.try_get(4)?,
-                    last_used_ms: r.try_get(5)?,
-                })
-            })
-            .collect()
+        rows.iter().map(key_row).collect()
     }
 
     /// Revokes one key at once (it stops working on the next request). With `owner`, only that
     /// user's key may go: anyone else's answers as a key that does not exist.
     pub async fn revoke_api_key(&self, id: i64, owner: Option<&str>) -> Result<ApiKeyRow, AccountError> {
-        let key =
-            self.list_api_keys(owner).await?.into_iter().find(|k| k.id == id).ok_or(AccountError::NoSuchKey(id))?;
+        let row =
+            sqlx::query("SELECT id, user_name, prefix, label, created_at, last_used_at FROM api_keys WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.db.pool())
+                .await?;
+        let key = row
+            .as_ref()
+            .map(key_row)
+            .transpose()?
+            .filter(|k| owner.is_none_or(|o| k.user == o))
+            .ok_or(AccountError::NoSuchKey(id))?;
         sqlx::query("DELETE FROM api_keys WHERE id = $1").bind(id).execute(self.db.pool()).await?;
         Ok(key)
     }
@@ -392,4 +390,16 @@ impl Accounts {
         // The role comes from the database, not the token, so a demotion takes effect at once.
         Ok(self.active_user(&data.claims.sub).await.ok().flatten().map(|(id, _)| id))
     }
+}
+
+/// An `api_keys` row read as (id, user_name, prefix, label, created_at, last_used_at).
+fn key_row(r: &sqlx::any::AnyRow) -> Result<ApiKeyRow, AccountError> {
+    Ok(ApiKeyRow {
+        id: r.try_get(0)?,
+        user: r.try_get(1)?,
+        prefix: r.try_get(2)?,
+        label: r.try_get(3)?,
+        created_ms: r.try_get(4)?,
+        last_used_ms: r.try_get(5)?,
+    })
 }

@@ -234,7 +234,7 @@ async fn revoke_key(
     let Ok(id) = id.parse::<i64>() else {
         return error(StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", format!("key id `{id}` is not an integer"));
     };
-    let owner = (!who.role.is_admin()).then_some(who.name.as_str());
+    let owner = who.key_owner_scope();
     match s.accounts.revoke_api_key(id, owner).await {
         Ok(key) => {
             tracing::info!(key = id, user = %key.user, by = %who.name, "API key revoked");

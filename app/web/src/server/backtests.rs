@@ -188,8 +188,7 @@ pub async fn start(state: &AppState, who: &Identity, v: Validated) -> Result<Str
     params.extend(v.params.iter().map(|(k, val)| (format!("strategy.{k}"), val.clone())));
     state.store.log_batch(&run.run_id, &[], &params, &[]).await.map_err(|e| one("params", e.to_string()))?;
     state.telemetry.backtests_started.inc();
-    state.backtests.set(&run.run_id, Stage::LoadingData);
-    state.publish(json!({ "kind": "backtest", "run_id": run.run_id, "stage": "started" }));
+    advance(state, &run.run_id, Stage::LoadingData, "started");
     let task_state = state.clone();
     let run_id = run.run_id.clone();
     let timeframe = Timeframe::from_str(&dataset.timeframe).ok();
@@ -205,8 +204,7 @@ pub async fn start(state: &AppState, who: &Identity, v: Validated) -> Result<Str
             }
         };
         let _ = task_state.store.update_run(&run_id, Some(status), Some(now_ms()), None).await;
-        task_state.backtests.set(&run_id, stage);
-        task_state.publish(json!({ "kind": "backtest", "run_id": run_id, "stage": status }));
+        advance(&task_state, &run_id, stage, status);
     });
     Ok(run.run_id)
 }

@@ -194,8 +194,8 @@ impl SimulatedVenue {
     /// The margin call: when equity is below the maintenance margin at the latest prices, every
     /// working order is cancelled and every position is closed by a reduce-only market order
     /// tagged `margin call`, which fills as the venue's fill timing says (the next open by
-    /// default). Returns whether it called; a position whose closing order is still working is
-    /// not called twice.
+    /// default). Returns whether it cancelled or placed anything; a position whose closing order
+    /// is still working is not called twice.
     pub fn enforce_maintenance(&mut self, now: Timestamp) -> Result<bool, super::account::AccountRejection> {
         let Some((equity, required)) = self.account.maintenance_breach()? else { return Ok(false) };
         let called = |o: &WorkingOrder| o.request.tag.as_deref() == Some(MARGIN_CALL_TAG);
@@ -204,14 +204,19 @@ impl SimulatedVenue {
             format!("margin call: equity {equity:.2} {currency} is below the maintenance margin {required:.2}");
         let mut any = false;
         for id in 0..self.working.len() {
-            let position = self.account.position(id);
-            if position.is_zero() || self.working[id].iter().any(called) {
+            if self.working[id].iter().any(called) {
                 continue;
             }
+            // Orders on flat instruments go too: they would open exposure the account cannot carry.
             for order in std::mem::take(&mut self.working[id]) {
                 let bar = order.request.instrument_bar(&self.current);
                 let status = OrderStatus::Cancelled { reason: reason.clone() };
                 self.event(order.id, &order.request, now, bar, status);
+                any = true;
+            }
+            let position = self.account.position(id);
+            if position.is_zero() {
+                continue;
             }
             let side = if position.is_sign_positive() { Side::Sell } else { Side::Buy };
             let close =
