@@ -140,10 +140,36 @@ impl Run {
     }
 }
 
+/// What happened to a run, announced once it is committed (see [`TrackingStore::subscribe`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunChangeKind {
+    Created,
+    /// Status, end time or name.
+    Updated,
+    /// Metrics, params or tags logged (log-metric, log-param, set-tag, log-batch).
+    Logged,
+    TagDeleted,
+    Deleted,
+    Restored,
+}
+
+/// A committed change to a run, for whoever shows runs live (the web control plane's pages).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunChange {
+    pub run_id: String,
+    pub experiment_id: i64,
+    pub kind: RunChangeKind,
+}
+
+/// Changes a subscriber may fall behind by before it is told it lagged (and re-reads).
+const CHANGE_BACKLOG: usize = 1024;
+
 /// The tracking store over the project's database.
 #[derive(Clone, Debug)]
 pub struct TrackingStore {
     db: Database,
+    changes: tokio::sync::broadcast::Sender<RunChange>,
 }
 
 fn parse_id(what: &str, id: &str) -> ApiResult<i64> {
@@ -152,7 +178,17 @@ fn parse_id(what: &str, id: &str) -> ApiResult<i64> {
 
 impl TrackingStore {
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self { db, changes: tokio::sync::broadcast::channel(CHANGE_BACKLOG).0 }
+    }
+
+    /// Every run change committed through this store (or a clone of it) from now on. Nobody has
+    /// to listen: with no subscriber a change is dropped at no cost.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<RunChange> {
+        self.changes.subscribe()
+    }
+
+    fn announce(&self, run_id: &str, experiment_id: i64, kind: RunChangeKind) {
+        let _ = self.changes.send(RunChange { run_id: run_id.to_owned(), experiment_id, kind });
     }
 
     pub(crate) fn pool(&self) -> &sqlx::AnyPool {
@@ -353,6 +389,7 @@ impl TrackingStore {
                 .await?;
         }
         tx.commit().await?;
+        self.announce(&run_id, e.experiment_id, RunChangeKind::Created);
         self.run(&run_id).await
     }
 
@@ -404,13 +441,16 @@ impl TrackingStore {
     }
 
     /// Checks the run exists and is active; returns its params when asked.
-    async fn batch_target(&self, run_id: &str, with_params: bool) -> ApiResult<BTreeMap<String, String>> {
-        let stage: Option<String> = sqlx::query("SELECT lifecycle_stage FROM runs WHERE run_id = $1")
+    /// The run's experiment and (when asked) its params, once it is known to be active.
+    async fn batch_target(&self, run_id: &str, with_params: bool) -> ApiResult<(i64, BTreeMap<String, String>)> {
+        let row = sqlx::query("SELECT lifecycle_stage, experiment_id FROM runs WHERE run_id = $1")
             .bind(run_id)
             .fetch_optional(self.pool())
-            .await?
-            .map(|r| r.try_get(0))
-            .transpose()?;
+            .await?;
+        let (stage, experiment_id): (Option<String>, i64) = match &row {
+            Some(r) => (Some(r.try_get(0)?), r.try_get(1)?),
+            None => (None, 0),
+        };
         match stage.as_deref() {
             None => return Err(ApiError::NotFound(format!("Run with id={run_id} not found"))),
             Some(ACTIVE) => {}
@@ -430,7 +470,7 @@ impl TrackingStore {
                 params.insert(r.try_get(0)?, r.try_get(1)?);
             }
         }
-        Ok(params)
+        Ok((experiment_id, params))
     }
 
     async fn active_run(&self, run_id: &str) -> ApiResult<Run> {
@@ -467,16 +507,19 @@ impl TrackingStore {
         if let Some(name) = run_name {
             upsert(self.pool(), "run_tags", "run_id", run_id, "mlflow.runName", name, true).await?;
         }
+        self.announce(run_id, run.experiment_id, RunChangeKind::Updated);
         self.run(run_id).await
     }
 
     pub async fn set_run_stage(&self, run_id: &str, stage: &str) -> ApiResult<()> {
-        self.run(run_id).await?;
+        let run = self.run(run_id).await?;
         sqlx::query("UPDATE runs SET lifecycle_stage = $1 WHERE run_id = $2")
             .bind(stage)
             .bind(run_id)
             .execute(self.pool())
             .await?;
+        let kind = if stage == ACTIVE { RunChangeKind::Restored } else { RunChangeKind::Deleted };
+        self.announce(run_id, run.experiment_id, kind);
         Ok(())
     }
 
@@ -514,7 +557,7 @@ impl TrackingStore {
         }
         // Only what the rules need: the run's state, and its params when params are logged (a run
         // with thousands of metrics is not loaded on every batch).
-        let existing = self.batch_target(run_id, !params.is_empty()).await?;
+        let (experiment_id, existing) = self.batch_target(run_id, !params.is_empty()).await?;
         for (k, v) in params {
             check_key("param", k)?;
             if v.len() > MAX_PARAM_VALUE {
@@ -637,6 +680,7 @@ impl TrackingStore {
         )
         .await?;
         tx.commit().await?;
+        self.announce(run_id, experiment_id, RunChangeKind::Logged);
         Ok(())
     }
 
@@ -650,6 +694,7 @@ impl TrackingStore {
             .bind(key)
             .execute(self.pool())
             .await?;
+        self.announce(run_id, run.experiment_id, RunChangeKind::TagDeleted);
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! The control plane in a real browser (Debian's headless Chromium through chromedriver):
 //! sign in, open an experiment, compare two runs, start a backtest and see its chart, promote
-//! a model version and roll it back, check that a viewer cannot promote, and see a move made
-//! by a program reach the viewer's open page live. Screenshots of the
+//! a model version and roll it back, check that a viewer cannot promote, and see an alias move
+//! and a metric logged by programs reach the viewer's open pages live. Screenshots of the
 //! main pages go to `$SEXTANT_E2E_ARTIFACTS` (default: target/e2e-artifacts).
 
 use std::io::{BufRead, BufReader, Write};
@@ -391,6 +391,24 @@ async fn workflow(c: &Client, server: &Server, base: &str) -> TestResult {
         .await?;
     let same_page = c.execute("return window.__sextant_not_reloaded === true", vec![]).await?;
     assert_eq!(same_page, serde_json::json!(true), "the move arrived over the WebSocket, not by a reload");
+
+    // Live: a training program logs to a run through the MLflow API; the viewer's open run page
+    // shows the new metric and status without a reload.
+    c.goto(&format!("{base}/experiments")).await?;
+    c.wait().for_element(Locator::XPath("//a[starts-with(., 'Demo: SMA crossover')]")).await?.click().await?;
+    c.wait().for_element(Locator::Css("tbody a[href^='/runs/']")).await?.click().await?;
+    c.wait().for_element(Locator::XPath("//h2[.='Metrics (latest)']")).await?;
+    wait_hydrated(c).await?;
+    let run_id = c.current_url().await?.path().trim_start_matches("/runs/").to_string();
+    c.execute("window.__sextant_not_reloaded = true", vec![]).await?;
+    let metric =
+        serde_json::json!({ "run_id": run_id, "key": "live_check", "value": 0.125, "timestamp": 1, "step": 0 });
+    assert_eq!(post_by_api(base, &key, "/api/2.0/mlflow/runs/log-metric", &metric), 200);
+    let row = "//section[h2='Metrics (latest)']//tr[th='live_check']/td[.='0.125']";
+    c.wait().for_element(Locator::XPath(row)).await?;
+    let same_page = c.execute("return window.__sextant_not_reloaded === true", vec![]).await?;
+    assert_eq!(same_page, serde_json::json!(true), "the metric arrived over the WebSocket, not by a reload");
+    screenshot(c, "run-live").await?;
     Ok(())
 }
 
@@ -406,15 +424,22 @@ fn create_key(server: &Server, user: &str, label: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// Moves an alias through `POST /api/v1/models/{name}/aliases` from outside the browser (plain
-/// HTTP/1.1 on loopback) and returns the status code.
+/// Moves an alias through `POST /api/v1/models/{name}/aliases` from outside the browser and
+/// returns the status code.
 fn move_alias_by_api(base: &str, key: &str, model: &str, alias: &str, version: u32) -> u16 {
+    let body = serde_json::json!({ "alias": alias, "version": version });
+    post_by_api(base, key, &format!("/api/v1/models/{model}/aliases"), &body)
+}
+
+/// POSTs `body` as JSON to `path` as a program would (plain HTTP/1.1 on loopback, the API key
+/// as a bearer token) and returns the status code.
+fn post_by_api(base: &str, key: &str, path: &str, body: &serde_json::Value) -> u16 {
     let host = base.trim_start_matches("http://");
-    let body = serde_json::json!({ "alias": alias, "version": version }).to_string();
+    let body = body.to_string();
     let mut stream = TcpStream::connect(host).expect("connect to the server");
     write!(
         stream,
-        "POST /api/v1/models/{model}/aliases HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\n\
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )

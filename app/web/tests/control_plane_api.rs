@@ -383,6 +383,33 @@ async fn login_sets_a_secure_http_only_cookie_and_is_rate_limited() {
 }
 
 #[tokio::test]
+async fn a_page_of_another_site_cannot_act_with_the_session_cookie() {
+    let test_db = common::sqlite().await;
+    let f = fixture(&test_db).await;
+    let session = format!("sextant_session={}", f.state.accounts.create_session("rita").await.unwrap());
+    let create_key = |origin: &str| {
+        let mut req = post_json("/api/v1/keys", None, r#"{"label": "from a page"}"#);
+        req.headers_mut().insert(header::COOKIE, session.parse().unwrap());
+        req.headers_mut().insert(header::HOST, "localhost:3000".parse().unwrap());
+        req.headers_mut().insert(header::ORIGIN, origin.parse().unwrap());
+        req
+    };
+    let keys_before = f.state.accounts.list_api_keys(Some("rita")).await.unwrap().len();
+    // Another port on the same host is the same site for SameSite=Lax, so the cookie alone would pass.
+    let (status, _, body) = call(&f.state, create_key("http://localhost:8000")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let error = json_of(&body);
+    assert_eq!(error["error_code"], "PERMISSION_DENIED");
+    assert!(error["message"].as_str().unwrap().contains("http://localhost:8000"), "{error}");
+    assert_eq!(f.state.accounts.list_api_keys(Some("rita")).await.unwrap().len(), keys_before, "nothing was created");
+    // The same request from the server's own page goes through.
+    let (status, _, _) = call(&f.state, create_key("http://localhost:3000")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(f.state.accounts.list_api_keys(Some("rita")).await.unwrap().len(), keys_before + 1);
+    test_db.finish().await;
+}
+
+#[tokio::test]
 async fn health_readiness_metrics_and_openapi_are_served() {
     let test_db = common::sqlite().await;
     let f = fixture(&test_db).await;

@@ -1,5 +1,5 @@
 //! Live pages: a subscription to the server's `/ws` change events, so a page refetches what it
-//! shows when a backtest moves on or an alias moves, instead of polling or reloading.
+//! shows when a run is written, a backtest moves on or an alias moves, instead of polling.
 
 /// One change event from `/ws`, as the server publishes it (`kind` plus the fields of that kind).
 pub type ChangeEvent = serde_json::Value;
@@ -7,7 +7,9 @@ pub type ChangeEvent = serde_json::Value;
 /// Calls `changed` for every event that `wanted` accepts, and also when the subscription opens
 /// or the server reports that it dropped events, since whatever happened between rendering and
 /// (re)connecting would otherwise be missed. Closes the socket when the calling component goes
-/// away. On the server it does nothing: only the hydrated page listens.
+/// away. A burst of events (a training loop logging every step) costs one refetch per
+/// quarter second, not one per event. On the server it does nothing: only the hydrated page
+/// listens.
 pub fn on_change_events(wanted: impl Fn(&ChangeEvent) -> bool + 'static, changed: impl Fn() + 'static) {
     #[cfg(feature = "hydrate")]
     browser::subscribe(wanted, changed);
@@ -22,8 +24,15 @@ pub fn field<'a>(event: &'a ChangeEvent, key: &str) -> &'a str {
 
 #[cfg(feature = "hydrate")]
 mod browser {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use std::time::Duration;
+
     use super::ChangeEvent;
-    use leptos::prelude::on_cleanup;
+    use leptos::prelude::{on_cleanup, set_timeout};
+
+    /// How long wanted events are gathered before the one refetch they cause.
+    const COALESCE_MS: u64 = 250;
     use send_wrapper::SendWrapper;
     use wasm_bindgen::prelude::*;
 
@@ -58,11 +67,20 @@ export function sextantSubscribe(onMessage) {
     }
 
     pub fn subscribe(wanted: impl Fn(&ChangeEvent) -> bool + 'static, changed: impl Fn() + 'static) {
+        let changed = Rc::new(changed);
+        let pending = Rc::new(Cell::new(false));
         let on_message = Closure::<dyn FnMut(String)>::new(move |text: String| {
             let Ok(event) = serde_json::from_str::<ChangeEvent>(&text) else { return };
             let resync = matches!(super::field(&event, "kind"), "hello" | "lagged");
-            if resync || wanted(&event) {
-                changed();
+            if (resync || wanted(&event)) && !pending.replace(true) {
+                let (changed, pending) = (changed.clone(), pending.clone());
+                set_timeout(
+                    move || {
+                        pending.set(false);
+                        changed();
+                    },
+                    Duration::from_millis(COALESCE_MS),
+                );
             }
         });
         let subscription = subscribe_js(&on_message);

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use super::live::{field, on_change_events};
 use super::{failure, fmt_ms, fmt_num, loading};
 use crate::api::get_overview;
 use crate::types::RunRow;
@@ -11,10 +12,20 @@ use crate::types::RunRow;
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| get_overview());
+    // New, finished or deleted runs, backtests and champions show as they happen; metric points
+    // logged to a run do not change what this page lists.
+    on_change_events(
+        |event| match field(event, "kind") {
+            "run" => field(event, "change") != "logged",
+            "backtest" | "alias" => true,
+            _ => false,
+        },
+        move || data.refetch(),
+    );
     view! {
         <Title text="Overview"/>
         <h1>"Overview"</h1>
-        <Suspense fallback=loading>
+        <Transition fallback=loading>
             {move || Suspend::new(async move {
                 match data.await {
                     Err(e) => failure(e),
@@ -56,7 +67,7 @@ pub fn OverviewPage() -> impl IntoView {
                     }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 

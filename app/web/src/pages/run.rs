@@ -1,10 +1,12 @@
-//! One run: its params, tags, lineage, metric charts over steps and artifacts to download.
+//! One run: its params, tags, lineage, metric charts over steps and artifacts to download, kept
+//! current while a program is still logging to it.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use super::chart::LineChart;
+use super::live::{field, on_change_events};
 use super::{failure, fmt_ms, fmt_num, loading};
 use crate::api::get_run;
 
@@ -13,8 +15,16 @@ pub fn RunPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let data = Resource::new(id, get_run);
+    // Metrics logged by a training loop, a status change or a rename show without a reload.
+    on_change_events(
+        move |event| {
+            field(event, "kind") == "run"
+                && params.read_untracked().get("id").is_some_and(|id| field(event, "run_id") == id)
+        },
+        move || data.refetch(),
+    );
     view! {
-        <Suspense fallback=loading>
+        <Transition fallback=loading>
             {move || Suspend::new(async move {
                 match data.await {
                     Err(e) => failure(e),
@@ -63,6 +73,6 @@ pub fn RunPage() -> impl IntoView {
                     }
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }

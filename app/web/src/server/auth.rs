@@ -101,11 +101,16 @@ fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(json!({ "error_code": code, "message": message }))).into_response()
 }
 
-/// The middleware every request passes: attaches the identity, or answers 401/403 (or sends a
-/// browser to the login page) before any handler runs, so a refused request changes nothing.
+/// The middleware every request passes: refuses cross-site browser requests, attaches the
+/// identity, or answers 401/403 (or sends a browser to the login page) before any handler runs,
+/// so a refused request changes nothing.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request<Body>, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let area = area(&path);
+    if let Some(reason) = super::origin::cross_site_refusal(req.method(), &path, req.headers()) {
+        tracing::warn!(%path, %reason, "refused");
+        return json_error(StatusCode::FORBIDDEN, "PERMISSION_DENIED", &reason);
+    }
     req.headers_mut().remove(REGISTRY_USER_HEADER);
     let identity = identify(&state, req.headers()).await;
     if area == Area::Public {

@@ -6,6 +6,7 @@ pub mod api_v1;
 pub mod auth;
 pub mod backtests;
 pub mod context;
+pub mod origin;
 pub mod queries;
 pub mod telemetry;
 
@@ -81,10 +82,12 @@ impl AppState {
             .site_pkg_dir("pkg")
             .build();
         let (events, _) = tokio::sync::broadcast::channel(256);
+        let store = TrackingStore::new(db.clone());
+        forward_run_changes(store.subscribe(), events.clone());
         Ok(Self(Arc::new(Inner {
             leptos,
             options,
-            store: TrackingStore::new(db.clone()),
+            store,
             db,
             artifacts,
             accounts,
@@ -99,6 +102,31 @@ impl AppState {
     pub fn publish(&self, event: serde_json::Value) {
         let _ = self.events.send(event.to_string());
     }
+}
+
+/// Relays the registry's committed run changes (whoever wrote them: the MLflow API, a backtest,
+/// the pages) to the `/ws` subscribers as `{"kind": "run", ...}` events. Ends with the store.
+fn forward_run_changes(
+    mut changes: tokio::sync::broadcast::Receiver<registry::store::RunChange>,
+    events: tokio::sync::broadcast::Sender<String>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    tokio::spawn(async move {
+        loop {
+            let event = match changes.recv().await {
+                Ok(c) => serde_json::json!({
+                    "kind": "run",
+                    "run_id": c.run_id,
+                    "experiment_id": c.experiment_id.to_string(),
+                    "change": c.kind,
+                }),
+                // The pages re-read everything on "lagged", as they do when /ws itself lags.
+                Err(RecvError::Lagged(n)) => serde_json::json!({ "kind": "lagged", "missed": n }),
+                Err(RecvError::Closed) => break,
+            };
+            let _ = events.send(event.to_string());
+        }
+    });
 }
 
 /// The whole app as one router.
