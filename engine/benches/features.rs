@@ -104,6 +104,13 @@ fn main() {
         "mom:10",
         "donchian:20",
     ];
+    // SEXTANT_BENCH_ONLY=willr,donchian times only those (prefix of the case) and skips the
+    // default spec, for profiling one indicator.
+    let only = std::env::var("SEXTANT_BENCH_ONLY").unwrap_or_default();
+    let cases: Vec<&str> = cases
+        .into_iter()
+        .filter(|case| only.is_empty() || only.split(',').any(|o| case.starts_with(o.trim())))
+        .collect();
     let bars = series.columns();
     let mut features: Vec<_> =
         cases.iter().map(|case| parse_indicator_list(case).unwrap().remove(0).build().unwrap()).collect();
@@ -159,6 +166,9 @@ fn main() {
         );
     }
 
+    if !only.is_empty() {
+        return;
+    }
     let m = n.min(1_000_000);
     let spec = FeatureSpec::default_spec();
     let columns: usize = spec.features.iter().map(|f| f.column_names().len()).sum();

@@ -232,6 +232,27 @@ mod tests {
             }
         }
 
+        // Few distinct values: ties, plateaus and extremes that leave while equal ones stay.
+        #[test]
+        fn rolling_extremes_equal_a_window_scan_with_ties_and_trends(
+            steps in prop::collection::vec(-2i32..=2, 1..300),
+            period in 1usize..25,
+            trend in -1i32..=1,
+        ) {
+            let xs: Vec<f64> = steps.iter().enumerate().map(|(i, &s)| f64::from(s + trend * i as i32)).collect();
+            let mut hi = RollingMax::new(period);
+            let mut lo = RollingMin::new(period);
+            for round in 0..2 {
+                for i in 0..xs.len() {
+                    let w = &xs[i.saturating_sub(period - 1)..=i];
+                    prop_assert_eq!(hi.push(xs[i]), w.iter().cloned().fold(f64::MIN, f64::max), "round {} row {}", round, i);
+                    prop_assert_eq!(lo.push(xs[i]), w.iter().cloned().fold(f64::MAX, f64::min), "round {} row {}", round, i);
+                }
+                hi.clear();
+                lo.clear();
+            }
+        }
+
         #[test]
         fn a_ring_keeps_the_last_values_in_order(xs in prop::collection::vec(-1e3f64..1e3, 0..100), cap in 0usize..10) {
             let mut ring = Ring::new(cap);
