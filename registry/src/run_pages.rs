@@ -231,6 +231,48 @@ impl TrackingStore {
     /// Runs of the experiments, in the lifecycle `view`, that may satisfy `clauses`, with their
     /// data; the SQL narrows, the caller checks each candidate with `search::matches`.
     pub async fn runs_matching(&self, experiment_ids: &[i64], view: &str, clauses: &[Clause]) -> ApiResult<Vec<Run>> {
+        self.candidates(experiment_ids, view, clauses, None).await
+    }
+
+    /// MLflow's run search: the runs of the experiments in `view` that satisfy `clauses`, in
+    /// `order`, `max_results` from `offset`, with their data; the offset of the next page; and how
+    /// many runs matched. Candidates carry only the keys the filter and the order read, so a search
+    /// over 100,000 runs loads the data of the page it returns, not of every run.
+    pub async fn search_runs(
+        &self,
+        experiment_ids: &[i64],
+        view: &str,
+        clauses: &[Clause],
+        order: &[OrderBy],
+        max_results: usize,
+        offset: usize,
+    ) -> ApiResult<(Vec<Run>, Option<usize>, usize)> {
+        let mut keys = KeysRead::default();
+        for entity in clauses.iter().map(|c| &c.entity).chain(order.iter().map(|o| &o.entity)) {
+            keys.add(entity);
+        }
+        let mut runs = self.candidates(experiment_ids, view, clauses, Some(&keys)).await?;
+        runs.retain(|r| crate::search::matches(r, clauses));
+        crate::search::sort_runs(&mut runs, order);
+        let total = runs.len();
+        let (mut page, next) = crate::store::page(runs, max_results, offset);
+        for run in &mut page {
+            run.metrics.clear();
+            run.params.clear();
+            run.tags.clear();
+        }
+        self.fill_many(&mut page).await?;
+        Ok((page, next, total))
+    }
+
+    /// Candidate runs with all their data (`keys` None) or only those keys.
+    async fn candidates(
+        &self,
+        experiment_ids: &[i64],
+        view: &str,
+        clauses: &[Clause],
+        keys: Option<&KeysRead>,
+    ) -> ApiResult<Vec<Run>> {
         if experiment_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -265,8 +307,87 @@ impl TrackingStore {
         let mut runs = q.fetch_all(self.pool()).await?.iter().map(run_from_row).collect::<ApiResult<Vec<Run>>>()?;
         // Bound parameters per statement stay well inside SQLite's and PostgreSQL's limits.
         for chunk in runs.chunks_mut(2000) {
-            self.fill_many(chunk).await?;
+            match keys {
+                None => self.fill_many(chunk).await?,
+                Some(keys) => self.fill_keys(chunk, keys).await?,
+            }
         }
         Ok(runs)
+    }
+
+    /// Loads only the metrics, params and tags named in `keys` into the runs.
+    async fn fill_keys(&self, runs: &mut [Run], keys: &KeysRead) -> ApiResult<()> {
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let index: HashMap<String, usize> = runs.iter().enumerate().map(|(i, r)| (r.run_id.clone(), i)).collect();
+        let list = (1..=runs.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        for (table, wanted) in
+            [("run_latest_metrics", &keys.metrics), ("run_params", &keys.params), ("run_tags", &keys.tags)]
+        {
+            if wanted.is_empty() {
+                continue;
+            }
+            let key_list =
+                (runs.len() + 1..=runs.len() + wanted.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+            let columns = if table == "run_latest_metrics" {
+                "run_id, key, value, timestamp, step"
+            } else {
+                "run_id, key, value"
+            };
+            let sql = format!("SELECT {columns} FROM {table} WHERE run_id IN ({list}) AND key IN ({key_list})");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in runs.iter() {
+                q = q.bind(r.run_id.clone());
+            }
+            for k in wanted {
+                q = q.bind(k.clone());
+            }
+            for row in q.fetch_all(self.pool()).await? {
+                let run_id: String = row.try_get(0)?;
+                let Some(&i) = index.get(&run_id) else { continue };
+                let key: String = row.try_get(1)?;
+                match table {
+                    "run_latest_metrics" => {
+                        let point = MetricPoint {
+                            key: key.clone(),
+                            value: metric_value(&row, 2)?,
+                            timestamp: row.try_get(3)?,
+                            step: row.try_get(4)?,
+                        };
+                        runs[i].metrics.insert(key, point);
+                    }
+                    "run_params" => {
+                        runs[i].params.insert(key, row.try_get(2)?);
+                    }
+                    _ => {
+                        runs[i].tags.insert(key, row.try_get(2)?);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The metric, param and tag keys a search reads (attributes are columns of every run row).
+#[derive(Debug, Default)]
+struct KeysRead {
+    metrics: Vec<String>,
+    params: Vec<String>,
+    tags: Vec<String>,
+}
+
+impl KeysRead {
+    fn add(&mut self, entity: &Entity) {
+        let (list, key) = match entity {
+            Entity::Metric(k) => (&mut self.metrics, k),
+            Entity::Param(k) => (&mut self.params, k),
+            Entity::Tag(k) => (&mut self.tags, k),
+            Entity::Attribute(_) => return,
+        };
+        if !list.contains(key) {
+            list.push(key.clone());
+        }
     }
 }

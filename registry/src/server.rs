@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
 use crate::logged_models::ModelMetric;
-use crate::search::{matches, parse_filter, parse_order_by, sort_runs};
-use crate::store::{ACTIVE, DELETED, MetricPoint, TrackingStore, page};
+use crate::search::{parse_filter, parse_order_by};
+use crate::store::{ACTIVE, DELETED, MetricPoint, TrackingStore};
 
 type Shared = State<Arc<TrackingStore>>;
 type Params = Query<HashMap<String, String>>;
@@ -325,10 +325,7 @@ async fn search_runs(State(s): Shared, Json(b): Json<Value>) -> ApiResult<Json<V
         .unwrap_or_default();
     let order = parse_order_by(&order)?;
     let max = int(&b, "max_results")?.unwrap_or(1000).clamp(1, 50_000) as usize;
-    let mut runs = s.runs_matching(&ids, &view, &clauses).await?;
-    runs.retain(|r| matches(r, &clauses));
-    sort_runs(&mut runs, &order);
-    let (runs, next) = page(runs, max, offset(text(&b, "page_token"))?);
+    let (runs, next, _) = s.search_runs(&ids, &view, &clauses, &order, max, offset(text(&b, "page_token"))?).await?;
     Ok(Json(with_token(json!({ "runs": runs.iter().map(|r| r.to_json()).collect::<Vec<_>>() }), next)))
 }
 

@@ -7,7 +7,7 @@
 mod common;
 
 use registry::TrackingStore;
-use registry::search::{matches, parse_filter};
+use registry::search::{matches, parse_filter, parse_order_by, sort_runs};
 use registry::store::MetricPoint;
 
 const FILTERS: [&str; 14] = [
@@ -91,6 +91,34 @@ async fn sql_narrowing_finds_exactly_what_a_full_scan_finds() {
         };
         assert!(hits("metrics.acc > 0.5").await > 0);
         assert_eq!(hits("params.missing = 'x'").await, 0);
+
+        // The search proper (candidates read with only the keys the filter and order need, the
+        // page filled afterwards) returns the pages a full scan, sort and slice returns, with
+        // every run's whole data.
+        let everything = store.runs_of(&[exp], "ACTIVE_ONLY").await.unwrap();
+        for filter in FILTERS.iter().chain(&[""]) {
+            let clauses = parse_filter(filter).unwrap();
+            for order in ["metrics.acc DESC", "params.model", "tags.team DESC", "attributes.run_name", ""] {
+                let order = if order.is_empty() { Vec::new() } else { parse_order_by(&[order.to_string()]).unwrap() };
+                let mut expected: Vec<_> = everything.iter().filter(|r| matches(r, &clauses)).cloned().collect();
+                sort_runs(&mut expected, &order);
+                for offset in [0, 5] {
+                    let (page, next, total) =
+                        store.search_runs(&[exp], "ACTIVE_ONLY", &clauses, &order, 5, offset).await.unwrap();
+                    let want: Vec<_> = expected.iter().skip(offset).take(5).collect();
+                    let got_ids: Vec<&str> = page.iter().map(|r| r.run_id.as_str()).collect();
+                    let want_ids: Vec<&str> = want.iter().map(|r| r.run_id.as_str()).collect();
+                    assert_eq!(got_ids, want_ids, "{}: {filter} / {order:?} from {offset}", test_db.label);
+                    assert_eq!(total, expected.len());
+                    assert_eq!(next, (offset + 5 < expected.len()).then_some(offset + 5));
+                    for (got, want) in page.iter().zip(want) {
+                        assert_eq!(got.params, want.params, "{filter}: whole data on the page");
+                        assert_eq!(got.tags, want.tags, "{filter}: whole data on the page");
+                        assert_eq!(got.metrics.keys().collect::<Vec<_>>(), want.metrics.keys().collect::<Vec<_>>());
+                    }
+                }
+            }
+        }
         test_db.finish().await;
     }
 }

@@ -1,7 +1,7 @@
 //! Control-plane speed at scale: 10,000 runs and 1,000,000 metric points in SQLite, then the
 //! experiment page's server response time (p50/p99 over repeated renders of its first page,
-//! plain, sorted by a metric, and filtered) and the JSON API's throughput under `wrk` (Debian)
-//! on loopback. `cargo bench --workspace --bench control_plane`; SEXTANT_BENCH_RUNS and
+//! plain, sorted by a metric, and filtered), the registry's MLflow `runs/search` with filters, and
+//! the JSON API's throughput under `wrk` (Debian) on loopback. `cargo bench --workspace --bench control_plane`; SEXTANT_BENCH_RUNS and
 //! SEXTANT_BENCH_POINTS change the scale.
 #![allow(clippy::unwrap_used)]
 
@@ -22,12 +22,23 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn timed(state: &AppState, uri: &str, key: &str, samples: usize) -> (Duration, Duration, usize) {
+/// p50, p99 and response size of `samples` requests: a GET of `uri`, or a JSON POST of `body`.
+async fn timed(
+    state: &AppState,
+    uri: &str,
+    body: Option<&str>,
+    key: &str,
+    samples: usize,
+) -> (Duration, Duration, usize) {
     let mut times = Vec::with_capacity(samples);
     let mut bytes = 0;
     for _ in 0..samples {
-        let req = Request::get(uri).header(header::AUTHORIZATION, format!("Bearer {key}")).body(Body::empty()).unwrap();
-        let mut req = req;
+        let builder = match body {
+            Some(_) => Request::post(uri).header(header::CONTENT_TYPE, "application/json"),
+            None => Request::get(uri),
+        };
+        let body = body.map(|b| Body::from(b.to_owned())).unwrap_or_else(Body::empty);
+        let mut req = builder.header(header::AUTHORIZATION, format!("Bearer {key}")).body(body).unwrap();
         req.extensions_mut().insert(axum::extract::ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 1))));
         let started = Instant::now();
         let resp = router(state.clone()).oneshot(req).await.unwrap();
@@ -121,7 +132,30 @@ fn main() {
             ("JSON API runs of the experiment", format!("/api/v1/experiments/{exp}/runs")),
             ("JSON API experiments list", "/api/v1/experiments".to_string()),
         ] {
-            let (p50, p99, bytes) = timed(&state, &uri, &key, 100).await;
+            let (p50, p99, bytes) = timed(&state, &uri, None, &key, 100).await;
+            println!(
+                "  {label:<38} p50 {:>8.2} ms  p99 {:>8.2} ms  ({} KB)",
+                p50.as_secs_f64() * 1e3,
+                p99.as_secs_f64() * 1e3,
+                bytes / 1024
+            );
+        }
+        // The registry's own search, as the MLflow clients call it (100 runs a page, MLflow's default
+        // page of a UI table).
+        let search = |filter: &str, order: &str| {
+            serde_json::json!({ "experiment_ids": [exp], "filter": filter, "order_by": [order], "max_results": 100 })
+                .to_string()
+        };
+        for (label, body) in [
+            ("MLflow runs/search, no filter", search("", "attributes.start_time DESC")),
+            ("MLflow runs/search, metric filter", search("metrics.accuracy > 0.9", "metrics.accuracy DESC")),
+            (
+                "MLflow runs/search, metric+param filter",
+                search("metrics.accuracy > 0.9 AND params.layers = '2'", "attributes.start_time DESC"),
+            ),
+            ("MLflow runs/search, run name LIKE", search("attributes.run_name LIKE 'trial-99%'", "metrics.loss ASC")),
+        ] {
+            let (p50, p99, bytes) = timed(&state, "/api/2.0/mlflow/runs/search", Some(&body), &key, 100).await;
             println!(
                 "  {label:<38} p50 {:>8.2} ms  p99 {:>8.2} ms  ({} KB)",
                 p50.as_secs_f64() * 1e3,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use registry::search::{matches, parse_filter, parse_order_by, sort_runs};
+use registry::search::{parse_filter, parse_order_by};
 use registry::store::Run;
 use registry::{ApiError, TrackingStore};
 
@@ -87,20 +87,25 @@ pub async fn runs_table(
     }
     // A filter: SQL narrows the candidates, MLflow's grammar decides each one exactly.
     let (param_keys, metric_keys) = store.experiment_keys(id).await?;
-    let (mut runs, filter_error) = match parse_filter(filter) {
+    let (runs, total, page, filter_error) = match parse_filter(filter) {
         Ok(clauses) => {
-            let mut runs = store.runs_matching(&[id], "ACTIVE_ONLY", &clauses).await?;
-            runs.retain(|r| matches(r, &clauses));
-            (runs, None)
+            let ids = [id];
+            let search = |page: usize| {
+                store.search_runs(&ids, "ACTIVE_ONLY", &clauses, &order, RUNS_PER_PAGE, page * RUNS_PER_PAGE)
+            };
+            let (mut runs, _, total) = search(page).await?;
+            // A page past the end shows the last one, as the unfiltered table does.
+            let last = total.saturating_sub(1) / RUNS_PER_PAGE;
+            if page > last {
+                runs = search(last).await?.0;
+            }
+            (runs, total, page.min(last), None)
         }
-        Err(e) => (Vec::new(), Some(e.to_string())),
+        Err(e) => (Vec::new(), 0, 0, Some(e.to_string())),
     };
-    sort_runs(&mut runs, &order);
-    let total = runs.len();
-    let page = page.min(total.saturating_sub(1) / RUNS_PER_PAGE);
     Ok(RunsTable {
         experiment,
-        runs: runs.iter().skip(page * RUNS_PER_PAGE).take(RUNS_PER_PAGE).map(run_row).collect(),
+        runs: runs.iter().map(run_row).collect(),
         param_keys,
         metric_keys,
         filter_error,
