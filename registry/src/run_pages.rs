@@ -96,46 +96,7 @@ impl TrackingStore {
 
     /// Metrics, params and tags of many runs in three statements.
     async fn fill_many(&self, runs: &mut [Run]) -> ApiResult<()> {
-        if runs.is_empty() {
-            return Ok(());
-        }
-        let index: HashMap<String, usize> = runs.iter().enumerate().map(|(i, r)| (r.run_id.clone(), i)).collect();
-        let list = (1..=runs.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-        for table in ["run_latest_metrics", "run_params", "run_tags"] {
-            let columns = if table == "run_latest_metrics" {
-                "run_id, key, value, timestamp, step"
-            } else {
-                "run_id, key, value"
-            };
-            let sql = format!("SELECT {columns} FROM {table} WHERE run_id IN ({list})");
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for r in runs.iter() {
-                q = q.bind(r.run_id.clone());
-            }
-            for row in q.fetch_all(self.pool()).await? {
-                let run_id: String = row.try_get(0)?;
-                let Some(&i) = index.get(&run_id) else { continue };
-                let key: String = row.try_get(1)?;
-                match table {
-                    "run_latest_metrics" => {
-                        let point = MetricPoint {
-                            key: key.clone(),
-                            value: metric_value(&row, 2)?,
-                            timestamp: row.try_get(3)?,
-                            step: row.try_get(4)?,
-                        };
-                        runs[i].metrics.insert(key, point);
-                    }
-                    "run_params" => {
-                        runs[i].params.insert(key, row.try_get(2)?);
-                    }
-                    _ => {
-                        runs[i].tags.insert(key, row.try_get(2)?);
-                    }
-                }
-            }
-        }
-        Ok(())
+        self.fill_keys(runs, None).await
     }
 
     /// The param keys and metric keys ever logged in an experiment, sorted.
@@ -307,35 +268,43 @@ impl TrackingStore {
         let mut runs = q.fetch_all(self.pool()).await?.iter().map(run_from_row).collect::<ApiResult<Vec<Run>>>()?;
         // Bound parameters per statement stay well inside SQLite's and PostgreSQL's limits.
         for chunk in runs.chunks_mut(2000) {
-            match keys {
-                None => self.fill_many(chunk).await?,
-                Some(keys) => self.fill_keys(chunk, keys).await?,
-            }
+            self.fill_keys(chunk, keys).await?;
         }
         Ok(runs)
     }
 
-    /// Loads only the metrics, params and tags named in `keys` into the runs.
-    async fn fill_keys(&self, runs: &mut [Run], keys: &KeysRead) -> ApiResult<()> {
+    /// Loads the metrics, params and tags of the runs: all of them (`keys` None) or only those
+    /// named in `keys`, one statement per table.
+    async fn fill_keys(&self, runs: &mut [Run], keys: Option<&KeysRead>) -> ApiResult<()> {
         if runs.is_empty() {
             return Ok(());
         }
         let index: HashMap<String, usize> = runs.iter().enumerate().map(|(i, r)| (r.run_id.clone(), i)).collect();
         let list = (1..=runs.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-        for (table, wanted) in
-            [("run_latest_metrics", &keys.metrics), ("run_params", &keys.params), ("run_tags", &keys.tags)]
-        {
-            if wanted.is_empty() {
-                continue;
-            }
-            let key_list =
-                (runs.len() + 1..=runs.len() + wanted.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let none = Vec::new();
+        for (table, wanted) in [
+            ("run_latest_metrics", keys.map(|k| &k.metrics)),
+            ("run_params", keys.map(|k| &k.params)),
+            ("run_tags", keys.map(|k| &k.tags)),
+        ] {
+            let wanted = match wanted {
+                Some(w) if w.is_empty() => continue,
+                Some(w) => w,
+                None => &none,
+            };
             let columns = if table == "run_latest_metrics" {
                 "run_id, key, value, timestamp, step"
             } else {
                 "run_id, key, value"
             };
-            let sql = format!("SELECT {columns} FROM {table} WHERE run_id IN ({list}) AND key IN ({key_list})");
+            let mut sql = format!("SELECT {columns} FROM {table} WHERE run_id IN ({list})");
+            if !wanted.is_empty() {
+                let key_list = (runs.len() + 1..=runs.len() + wanted.len())
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                sql.push_str(&format!(" AND key IN ({key_list})"));
+            }
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for r in runs.iter() {
                 q = q.bind(r.run_id.clone());
