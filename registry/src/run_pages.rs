@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use crate::error::{ApiError, ApiResult};
 use crate::search::{Clause, Entity, Op, OrderBy, Value};
-use crate::store::{ACTIVE, MetricPoint, Run, TrackingStore, metric_value, run_from_row};
+use crate::store::{ACTIVE, Run, TrackingStore, latest_metric_from_row, run_from_row};
 
 const RUN_COLUMNS: &str = "r.run_id, r.experiment_id, r.run_name, r.user_id, r.status, r.start_time, r.end_time, r.artifact_uri, r.lifecycle_stage";
 
@@ -222,7 +222,8 @@ impl TrackingStore {
             run.params.clear();
             run.tags.clear();
         }
-        self.fill_many(&mut page).await?;
+        // A page may hold up to 50,000 runs: filled in chunks like the candidates.
+        self.fill_in_chunks(&mut page, None).await?;
         Ok((page, next, total))
     }
 
@@ -266,11 +267,17 @@ impl TrackingStore {
             };
         }
         let mut runs = q.fetch_all(self.pool()).await?.iter().map(run_from_row).collect::<ApiResult<Vec<Run>>>()?;
-        // Bound parameters per statement stay well inside SQLite's and PostgreSQL's limits.
+        self.fill_in_chunks(&mut runs, keys).await?;
+        Ok(runs)
+    }
+
+    /// [`Self::fill_keys`] over any number of runs, so that the bound parameters per statement
+    /// stay well inside SQLite's and PostgreSQL's limits.
+    async fn fill_in_chunks(&self, runs: &mut [Run], keys: Option<&KeysRead>) -> ApiResult<()> {
         for chunk in runs.chunks_mut(2000) {
             self.fill_keys(chunk, keys).await?;
         }
-        Ok(runs)
+        Ok(())
     }
 
     /// Loads the metrics, params and tags of the runs: all of them (`keys` None) or only those
@@ -318,13 +325,7 @@ impl TrackingStore {
                 let key: String = row.try_get(1)?;
                 match table {
                     "run_latest_metrics" => {
-                        let point = MetricPoint {
-                            key: key.clone(),
-                            value: metric_value(&row, 2)?,
-                            timestamp: row.try_get(3)?,
-                            step: row.try_get(4)?,
-                        };
-                        runs[i].metrics.insert(key, point);
+                        runs[i].metrics.insert(key, latest_metric_from_row(&row)?);
                     }
                     "run_params" => {
                         runs[i].params.insert(key, row.try_get(2)?);

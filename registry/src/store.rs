@@ -769,14 +769,8 @@ impl TrackingStore {
         for r in q.fetch_all(self.pool()).await? {
             let run_id: String = r.try_get(0)?;
             if let Some(&k) = index.get(&run_id) {
-                let key: String = r.try_get(1)?;
-                let point = MetricPoint {
-                    key: key.clone(),
-                    value: metric_value(&r, 2)?,
-                    timestamp: r.try_get(3)?,
-                    step: r.try_get(4)?,
-                };
-                runs[k].metrics.insert(key, point);
+                let point = latest_metric_from_row(&r)?;
+                runs[k].metrics.insert(point.key.clone(), point);
             }
         }
         for (table, is_tag) in [("run_params", false), ("run_tags", true)] {
@@ -838,6 +832,16 @@ pub fn view_accepts(view: &str, stage: &str) -> bool {
 }
 
 /// A page of `items` starting at `offset`, and the next offset if more remain.
+/// A latest-metric row read as `run_id, key, value, timestamp, step`.
+pub(crate) fn latest_metric_from_row(row: &sqlx::any::AnyRow) -> ApiResult<MetricPoint> {
+    Ok(MetricPoint {
+        key: row.try_get(1)?,
+        value: metric_value(row, 2)?,
+        timestamp: row.try_get(3)?,
+        step: row.try_get(4)?,
+    })
+}
+
 pub fn page<T>(items: Vec<T>, max_results: usize, offset: usize) -> (Vec<T>, Option<usize>) {
     let total = items.len();
     let page: Vec<T> = items.into_iter().skip(offset).take(max_results).collect();

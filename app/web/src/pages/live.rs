@@ -30,11 +30,11 @@ mod browser {
 
     use super::ChangeEvent;
     use leptos::prelude::{on_cleanup, set_timeout};
+    use send_wrapper::SendWrapper;
+    use wasm_bindgen::prelude::*;
 
     /// How long wanted events are gathered before the one refetch they cause.
     const COALESCE_MS: u64 = 250;
-    use send_wrapper::SendWrapper;
-    use wasm_bindgen::prelude::*;
 
     // The socket lives in JavaScript so that it can reconnect on its own (with backoff) when the
     // server restarts; Rust only hears the text of each message.
