@@ -342,11 +342,17 @@ impl Account {
     pub fn apply(&mut self, fill: &FillEvent) {
         let id = fill.instrument;
         let spec = &self.specs[id];
-        let currency = spec.currency.clone();
         let multiplier = spec.multiplier;
         let signed = fill.side.sign() * fill.quantity;
         let notional = fill.quantity * fill.price * multiplier;
-        *self.cash.entry(currency.clone()).or_default() -= signed * fill.price * multiplier + fill.fee;
+        let cost = signed * fill.price * multiplier + fill.fee;
+        // The currency's entry exists after the first fill: no key allocation per fill.
+        match self.cash.get_mut(&spec.currency) {
+            Some(cash) => *cash -= cost,
+            None => {
+                self.cash.insert(spec.currency.clone(), -cost);
+            }
+        }
         self.commissions += fill.fee;
         self.traded_notional += notional;
         let fee_per_unit = if fill.quantity.is_zero() { Decimal::ZERO } else { fill.fee / fill.quantity };
@@ -408,7 +414,12 @@ impl Account {
     }
 
     fn debit(&mut self, currency: &str, amount: Decimal) {
-        *self.cash.entry(currency.to_string()).or_default() -= amount;
+        match self.cash.get_mut(currency) {
+            Some(cash) => *cash -= amount,
+            None => {
+                self.cash.insert(currency.to_string(), -amount);
+            }
+        }
         self.refresh_cash_shadow();
     }
 

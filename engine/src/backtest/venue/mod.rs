@@ -95,6 +95,9 @@ pub struct SimulatedVenue {
     updates: Vec<OrderEvent>,
     /// Every order event of the run, rejections included: the order log of the report.
     log: Vec<OrderEvent>,
+    /// False where nobody reads the log (a trading environment's episodes): events still reach
+    /// [`Venue::drain`], but no copy of each is kept for the whole run.
+    keep_log: bool,
 }
 
 impl SimulatedVenue {
@@ -111,7 +114,15 @@ impl SimulatedVenue {
             fills: Vec::new(),
             updates: Vec::new(),
             log: Vec::new(),
+            keep_log: true,
         }
+    }
+
+    /// The same venue without the order log (`order_log` stays empty): for callers that see
+    /// every event through [`Venue::drain`] and keep what they need of it.
+    pub fn without_order_log(mut self) -> Self {
+        self.keep_log = false;
+        self
     }
 
     pub fn account_mut(&mut self) -> &mut Account {
@@ -138,7 +149,9 @@ impl SimulatedVenue {
     fn event(&mut self, order: OrderRef, request: &OrderRequest, ts: Timestamp, bar: usize, status: OrderStatus) {
         let symbol = self.account.spec(request.instrument).map(|s| s.symbol.clone()).unwrap_or_default();
         let event = OrderEvent { order, ts, bar, symbol, side: request.side, status, tag: request.tag.clone() };
-        self.log.push(event.clone());
+        if self.keep_log {
+            self.log.push(event.clone());
+        }
         self.updates.push(event);
     }
 
@@ -388,13 +401,15 @@ impl SimulatedVenue {
         available: Option<f64>,
     ) -> Execution {
         let id = order.request.instrument;
-        let Some(spec) = self.account.spec(id).cloned() else {
+        // Borrowed, not cloned (a spec holds strings): each early return below ends the borrow
+        // before its event is recorded.
+        let state = self.state[id];
+        let Some(spec) = self.account.spec(id) else {
             return Execution::Ended;
         };
-        let state = self.state[id];
         let units = match order.units {
             Some(u) => u,
-            None => match self.size_fraction(order, price, &spec) {
+            None => match self.size_fraction(order, price, spec) {
                 Some(u) => {
                     order.units = Some(u);
                     u
@@ -651,7 +666,10 @@ impl Venue for SimulatedVenue {
     fn submit(&mut self, request: OrderRequest, now: Timestamp) -> OrderRef {
         let id = self.next_id;
         self.next_id += 1;
-        let Some(spec) = self.account.spec(request.instrument).cloned() else {
+        // Only what the checks need of the spec (a clone would copy its strings per order).
+        let Some((lot_size, submitted_day)) =
+            self.account.spec(request.instrument).map(|spec| (spec.lot_size, spec.trading_day(now)))
+        else {
             let reason = format!("unknown instrument #{}", request.instrument);
             return self.reject(id, &request, now, reason);
         };
@@ -659,8 +677,8 @@ impl Venue for SimulatedVenue {
             Quantity::Units(q) if q <= Decimal::ZERO => {
                 return self.reject(id, &request, now, format!("quantity {q} must be positive"));
             }
-            Quantity::Units(q) if !spec.lot_size.is_zero() && !(q % spec.lot_size).is_zero() => {
-                let reason = format!("quantity {q} is not a multiple of the lot size {}", spec.lot_size);
+            Quantity::Units(q) if !lot_size.is_zero() && !(q % lot_size).is_zero() => {
+                let reason = format!("quantity {q} is not a multiple of the lot size {lot_size}");
                 return self.reject(id, &request, now, reason);
             }
             Quantity::Units(q) => Some(q),
@@ -686,7 +704,7 @@ impl Venue for SimulatedVenue {
         let order = WorkingOrder {
             id,
             submitted_bar: current.map(|b| b.index).unwrap_or(0),
-            submitted_day: spec.trading_day(now),
+            submitted_day,
             units,
             filled: Decimal::ZERO,
             triggered: false,

@@ -12,14 +12,18 @@ use crate::domain::{Decimal, Side};
 /// Fraction of a target's notional kept back for the fill's costs, so that a fully invested
 /// cash account can pay its fees: the proportional fee plus the known slippage.
 pub fn cost_reserve(fees: &Fees, slippage: &Slippage, price: f64) -> f64 {
-    let slip = match slippage {
+    fees.proportional_rate() + slippage_reserve(slippage, price)
+}
+
+/// The slippage part of [`cost_reserve`], as a fraction of the price.
+fn slippage_reserve(slippage: &Slippage, price: f64) -> f64 {
+    match slippage {
         Slippage::None => 0.0,
         Slippage::FixedBps { bps } => bps / 10_000.0,
         Slippage::HalfSpread { spread } => spread.to_f64().unwrap_or(0.0) / 2.0 / price.max(f64::MIN_POSITIVE),
         // Volatility-dependent slippage is not known before the fill: keep a quarter percent.
         Slippage::VolatilityScaled { .. } | Slippage::SquareRootImpact { .. } => 0.0025,
-    };
-    fees.proportional_rate() + slip
+    }
 }
 
 /// An instrument's trading terms as floats, read once rather than converted on every bar.
@@ -62,10 +66,8 @@ pub fn rebalance_orders(
         if !(price > 0.0 && equity > 0.0 && t.lot > 0.0) {
             continue;
         }
-        let reserve = match spec.slippage {
-            Slippage::None => t.fee_rate,
-            _ => cost_reserve(&spec.fees, &spec.slippage, price),
-        };
+        // cost_reserve with the fee rate read once (the same sum, without a decimal conversion).
+        let reserve = t.fee_rate + slippage_reserve(&spec.slippage, price);
         let units = w * equity * (1.0 - reserve) / (price * t.multiplier);
         let lots_f64 = (units / t.lot).trunc();
         // Whole lots within f64's exact integers convert without a decimal expansion.

@@ -366,7 +366,8 @@ impl Environment for TradingEnv {
         };
         let mut account = Account::new(self.costs.account.clone(), self.costs.instruments.clone());
         crate::backtest::engine::link_fx_pairs(&mut account, &self.costs);
-        let mut venue = SimulatedVenue::new(self.costs.venue.clone(), account);
+        // The episode reads every order event from `drain`; the venue need not keep a log of them.
+        let mut venue = SimulatedVenue::new(self.costs.venue.clone(), account).without_order_log();
         // The venue's slippage statistics warm up on the bars before the start.
         for t in start.saturating_sub(20)..=start {
             for k in 0..self.market.instruments() {
