@@ -11,7 +11,9 @@ pub mod models;
 pub mod models_api;
 pub mod run_pages;
 pub mod search;
+mod search_sql;
 pub mod server;
+mod sqlite_fold;
 pub mod store;
 
 pub use client::{ClientError, MlflowClient};

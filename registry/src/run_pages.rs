@@ -5,24 +5,14 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
+use engine::storage::Backend;
+
 use crate::error::{ApiError, ApiResult};
 use crate::search::{Clause, Entity, Op, OrderBy, Value};
-use crate::store::{ACTIVE, Run, TrackingStore, latest_metric_from_row, run_from_row};
+use crate::search_sql::Bind;
+use crate::store::{ACTIVE, MetricPoint, Run, TrackingStore, latest_metric_from_row, run_from_row};
 
 const RUN_COLUMNS: &str = "r.run_id, r.experiment_id, r.run_name, r.user_id, r.status, r.start_time, r.end_time, r.artifact_uri, r.lifecycle_stage";
-
-/// An attribute's column, for the attributes a run table sorts by.
-fn attribute_column(name: &str) -> ApiResult<&'static str> {
-    Ok(match name {
-        "start_time" => "r.start_time",
-        "end_time" => "r.end_time",
-        "run_name" => "r.run_name",
-        "status" => "r.status",
-        "user_id" => "r.user_id",
-        "run_id" => "r.run_id",
-        other => return Err(ApiError::InvalidParameter(format!("Invalid attribute key '{other}' for ordering"))),
-    })
-}
 
 impl TrackingStore {
     /// Active runs of one experiment, `limit` from `offset` in `order` (default: newest first),
@@ -35,41 +25,9 @@ impl TrackingStore {
         limit: usize,
         offset: usize,
     ) -> ApiResult<(Vec<Run>, usize)> {
-        let total: i64 = sqlx::query("SELECT COUNT(*) FROM runs WHERE experiment_id = $1 AND lifecycle_stage = $2")
-            .bind(experiment_id)
-            .bind(ACTIVE)
-            .fetch_one(self.pool())
-            .await?
-            .try_get(0)?;
-        let (order_sql, key) = match order {
-            None => ("r.start_time DESC, r.run_id".to_string(), None),
-            Some(o) => {
-                let dir = if o.ascending { "ASC" } else { "DESC" };
-                let sub =
-                    |table: &str| format!("(SELECT t.value FROM {table} t WHERE t.run_id = r.run_id AND t.key = $3)");
-                match &o.entity {
-                    Entity::Metric(k) => {
-                        (format!("{} {dir} NULLS LAST, r.run_id", sub("run_latest_metrics")), Some(k.clone()))
-                    }
-                    Entity::Param(k) => (format!("{} {dir} NULLS LAST, r.run_id", sub("run_params")), Some(k.clone())),
-                    Entity::Tag(k) => (format!("{} {dir} NULLS LAST, r.run_id", sub("run_tags")), Some(k.clone())),
-                    Entity::Attribute(a) => (format!("{} {dir} NULLS LAST, r.run_id", attribute_column(a)?), None),
-                }
-            }
-        };
-        let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM runs r WHERE r.experiment_id = $1 AND r.lifecycle_stage = $2 \
-             ORDER BY {order_sql} LIMIT {} OFFSET {}",
-            limit.min(50_000),
-            offset
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(experiment_id).bind(ACTIVE);
-        if let Some(k) = &key {
-            q = q.bind(k.clone());
-        }
-        let mut runs = q.fetch_all(self.pool()).await?.iter().map(run_from_row).collect::<ApiResult<Vec<Run>>>()?;
-        self.fill_many(&mut runs).await?;
-        Ok((runs, total.max(0) as usize))
+        let order: Vec<OrderBy> = order.cloned().into_iter().collect();
+        let (runs, _, total) = self.search_runs(&[experiment_id], "ACTIVE_ONLY", &[], &order, limit, offset).await?;
+        Ok((runs, total))
     }
 
     /// The newest active runs of active experiments, all of them or those of one experiment
@@ -114,26 +72,31 @@ impl TrackingStore {
     }
 }
 
-/// Notes the keys of a logged batch against the run's experiment, inside the batch's transaction.
+/// Notes the keys of a logged batch against the run's experiment, inside the batch's transaction:
+/// a few multi-row statements, not one round trip per key (a batch may carry 1,000 keys).
 pub(crate) async fn record_keys<'k>(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    run_id: &str,
+    backend: engine::storage::Backend,
+    experiment_id: i64,
     params: impl Iterator<Item = &'k str>,
     metrics: impl Iterator<Item = &'k str>,
 ) -> ApiResult<()> {
+    const ROWS_PER_STATEMENT: usize = 250;
     let mut seen = std::collections::BTreeSet::new();
     seen.extend(params.map(|k| ("param", k)));
     seen.extend(metrics.map(|k| ("metric", k)));
-    for (kind, key) in seen {
-        sqlx::query(
-            "INSERT INTO experiment_keys (experiment_id, kind, key) SELECT experiment_id, $2, $3 FROM runs WHERE run_id = $1 \
+    let keys: Vec<(&str, &str)> = seen.into_iter().collect();
+    for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO experiment_keys (experiment_id, kind, key) VALUES {} \
              ON CONFLICT (experiment_id, kind, key) DO NOTHING",
-        )
-        .bind(run_id)
-        .bind(kind)
-        .bind(key)
-        .execute(&mut **tx)
-        .await?;
+            crate::store::value_rows(backend, chunk.len(), 3)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (kind, key) in chunk {
+            q = q.bind(experiment_id).bind(*kind).bind(*key);
+        }
+        q.execute(&mut **tx).await?;
     }
     Ok(())
 }
@@ -183,9 +146,33 @@ fn narrowing(clauses: &[Clause], first_bind: usize) -> (Vec<String>, Vec<Bind>) 
     (sql, binds)
 }
 
-enum Bind {
-    Text(String),
-    Number(f64),
+/// The conditions (and their values, bound from $1 on) that keep a search to the experiments'
+/// runs in the lifecycle `view`.
+fn lifecycle_scope(experiment_ids: &[i64], view: &str) -> (Vec<String>, Vec<Bind>) {
+    let ids = (1..=experiment_ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    let mut conditions = vec![format!("r.experiment_id IN ({ids})")];
+    let mut binds: Vec<Bind> = experiment_ids.iter().map(|id| Bind::Integer(*id)).collect();
+    let stage = match view {
+        "DELETED_ONLY" | "2" => Some(crate::store::DELETED),
+        "ALL" | "3" => None,
+        _ => Some(ACTIVE),
+    };
+    if let Some(stage) = stage {
+        conditions.push(format!("r.lifecycle_stage = ${}", binds.len() + 1));
+        binds.push(Bind::Text(stage.to_string()));
+    }
+    (conditions, binds)
+}
+
+fn bind<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    b: &Bind,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    match b {
+        Bind::Text(t) => q.bind(t.clone()),
+        Bind::Number(v) => q.bind(*v),
+        Bind::Integer(v) => q.bind(*v),
+    }
 }
 
 impl TrackingStore {
@@ -208,6 +195,13 @@ impl TrackingStore {
         max_results: usize,
         offset: usize,
     ) -> ApiResult<(Vec<Run>, Option<usize>, usize)> {
+        if experiment_ids.is_empty() {
+            return Ok((Vec::new(), None, 0));
+        }
+        let (scope, scope_binds) = lifecycle_scope(experiment_ids, view);
+        if let Some(plan) = crate::search_sql::plan(self.backend(), clauses, order, scope_binds.len() + 1) {
+            return self.search_in_sql(&scope, scope_binds, plan, max_results, offset).await;
+        }
         let mut keys = KeysRead::default();
         for entity in clauses.iter().map(|c| &c.entity).chain(order.iter().map(|o| &o.entity)) {
             keys.add(entity);
@@ -227,6 +221,48 @@ impl TrackingStore {
         Ok((page, next, total))
     }
 
+    /// Whether a search with these clauses and order runs wholly in the database (counted,
+    /// ordered and paged there) rather than matching candidates in Rust.
+    pub fn search_is_in_sql(&self, clauses: &[Clause], order: &[OrderBy]) -> bool {
+        crate::search_sql::plan(self.backend(), clauses, order, 1).is_some()
+    }
+
+    /// A search whose filter and order have an exact SQL form: counted, ordered and paged by the
+    /// database, then only the page's runs are filled.
+    async fn search_in_sql(
+        &self,
+        scope: &[String],
+        scope_binds: Vec<Bind>,
+        plan: crate::search_sql::SqlSearch,
+        max_results: usize,
+        offset: usize,
+    ) -> ApiResult<(Vec<Run>, Option<usize>, usize)> {
+        let conditions = scope.iter().chain(&plan.conditions).cloned().collect::<Vec<_>>().join(" AND ");
+        // The count binds the scope's and the conditions' values; the order's joins come after.
+        let binds: Vec<&Bind> = scope_binds.iter().chain(&plan.binds).collect();
+        let counted = scope_binds.len() + plan.condition_binds;
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM runs r WHERE {conditions}")));
+        for b in &binds[..counted] {
+            q = bind(q, b);
+        }
+        let total: i64 = q.fetch_one(self.pool()).await?.try_get(0)?;
+        let total = total.max(0) as usize;
+        let page_sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs r{} WHERE {conditions} ORDER BY {} LIMIT {} OFFSET {offset}",
+            plan.joins,
+            plan.order,
+            max_results.min(50_000)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(page_sql));
+        for b in binds {
+            q = bind(q, b);
+        }
+        let mut page = q.fetch_all(self.pool()).await?.iter().map(run_from_row).collect::<ApiResult<Vec<Run>>>()?;
+        self.fill_in_chunks(&mut page, None).await?;
+        let next = (offset + max_results < total).then_some(offset + max_results);
+        Ok((page, next, total))
+    }
+
     /// Candidate runs with all their data (`keys` None) or only those keys.
     async fn candidates(
         &self,
@@ -238,33 +274,14 @@ impl TrackingStore {
         if experiment_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = (1..=experiment_ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-        let mut conditions = vec![format!("r.experiment_id IN ({ids})")];
-        let stage = match view {
-            "DELETED_ONLY" | "2" => Some(crate::store::DELETED),
-            "ALL" | "3" => None,
-            _ => Some(ACTIVE),
-        };
-        let mut next = experiment_ids.len() + 1;
-        if stage.is_some() {
-            conditions.push(format!("r.lifecycle_stage = ${next}"));
-            next += 1;
-        }
-        let (narrow, binds) = narrowing(clauses, next);
+        let (mut conditions, mut binds) = lifecycle_scope(experiment_ids, view);
+        let (narrow, narrow_binds) = narrowing(clauses, binds.len() + 1);
         conditions.extend(narrow);
+        binds.extend(narrow_binds);
         let sql = format!("SELECT {RUN_COLUMNS} FROM runs r WHERE {}", conditions.join(" AND "));
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for id in experiment_ids {
-            q = q.bind(*id);
-        }
-        if let Some(s) = stage {
-            q = q.bind(s);
-        }
-        for b in binds {
-            q = match b {
-                Bind::Text(t) => q.bind(t),
-                Bind::Number(v) => q.bind(v),
-            };
+        for b in &binds {
+            q = bind(q, b);
         }
         let mut runs = q.fetch_all(self.pool()).await?.iter().map(run_from_row).collect::<ApiResult<Vec<Run>>>()?;
         self.fill_in_chunks(&mut runs, keys).await?;
@@ -287,7 +304,9 @@ impl TrackingStore {
             return Ok(());
         }
         let index: HashMap<String, usize> = runs.iter().enumerate().map(|(i, r)| (r.run_id.clone(), i)).collect();
-        let list = (1..=runs.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        // Bound in the order they appear: anonymous placeholders on SQLite (see `value_rows`).
+        let backend = self.backend();
+        let list = crate::store::placeholder_list(backend, 1, runs.len());
         let none = Vec::new();
         for (table, wanted) in [
             ("run_latest_metrics", keys.map(|k| &k.metrics)),
@@ -299,18 +318,18 @@ impl TrackingStore {
                 Some(w) => w,
                 None => &none,
             };
-            let columns = if table == "run_latest_metrics" {
-                "run_id, key, value, timestamp, step"
-            } else {
-                "run_id, key, value"
-            };
-            let mut sql = format!("SELECT {columns} FROM {table} WHERE run_id IN ({list})");
+            let metrics = table == "run_latest_metrics";
+            let columns: &[&str] = if metrics { &["key", "value", "timestamp", "step"] } else { &["key", "value"] };
+            // SQLite: one folded row per run (see `sqlite_fold`); PostgreSQL: a row per key.
+            let folded = backend == Backend::Sqlite;
+            let selected = if folded { crate::sqlite_fold::fold(columns) } else { columns.join(", ") };
+            let mut sql = format!("SELECT run_id, {selected} FROM {table} WHERE run_id IN ({list})");
             if !wanted.is_empty() {
-                let key_list = (runs.len() + 1..=runs.len() + wanted.len())
-                    .map(|i| format!("${i}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let key_list = crate::store::placeholder_list(backend, runs.len() + 1, wanted.len());
                 sql.push_str(&format!(" AND key IN ({key_list})"));
+            }
+            if folded {
+                sql.push_str(" GROUP BY run_id");
             }
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for r in runs.iter() {
@@ -322,16 +341,37 @@ impl TrackingStore {
             for row in q.fetch_all(self.pool()).await? {
                 let run_id: String = row.try_get(0)?;
                 let Some(&i) = index.get(&run_id) else { continue };
-                let key: String = row.try_get(1)?;
-                match table {
-                    "run_latest_metrics" => {
-                        runs[i].metrics.insert(key, latest_metric_from_row(&row)?);
+                let run = &mut runs[i];
+                if !folded {
+                    let key: String = row.try_get(1)?;
+                    match table {
+                        "run_latest_metrics" => {
+                            run.metrics.insert(key, latest_metric_from_row(&row)?);
+                        }
+                        "run_params" => {
+                            run.params.insert(key, row.try_get(2)?);
+                        }
+                        _ => {
+                            run.tags.insert(key, row.try_get(2)?);
+                        }
                     }
-                    "run_params" => {
-                        runs[i].params.insert(key, row.try_get(2)?);
-                    }
-                    _ => {
-                        runs[i].tags.insert(key, row.try_get(2)?);
+                    continue;
+                }
+                let text: String = row.try_get(1)?;
+                let mut values = crate::sqlite_fold::literals(&text)?.into_iter();
+                while let Some(key) = values.next() {
+                    let key = key.into_text()?;
+                    let mut field =
+                        || values.next().ok_or_else(|| ApiError::Internal(format!("{table}: a short folded row")));
+                    if metrics {
+                        let value = field()?.into_f64()?;
+                        let timestamp = field()?.into_i64()?;
+                        let step = field()?.into_i64()?;
+                        run.metrics.insert(key.clone(), MetricPoint { key, value, timestamp, step });
+                    } else if table == "run_params" {
+                        run.params.insert(key, field()?.into_text()?);
+                    } else {
+                        run.tags.insert(key, field()?.into_text()?);
                     }
                 }
             }

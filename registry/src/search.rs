@@ -48,10 +48,18 @@ fn bad(msg: impl Into<String>) -> ApiError {
     ApiError::InvalidParameter(msg.into())
 }
 
+/// A token of a filter and the 1-based character position it starts at, for error messages.
+struct Token {
+    text: String,
+    at: usize,
+}
+
 /// Splits the filter into tokens, keeping quoted strings, backticked names and parentheses whole.
-fn tokens(filter: &str) -> ApiResult<Vec<String>> {
+fn tokens(filter: &str) -> ApiResult<Vec<Token>> {
     let mut out = Vec::new();
     let chars: Vec<char> = filter.chars().collect();
+    let mut push =
+        |start: usize, end: usize| out.push(Token { text: chars[start..end].iter().collect(), at: start + 1 });
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
@@ -64,19 +72,19 @@ fn tokens(filter: &str) -> ApiResult<Vec<String>> {
                 i += 1;
             }
             if i == chars.len() {
-                return Err(bad(format!("Invalid filter '{filter}': unterminated quote")));
+                return Err(bad(format!("Invalid filter '{filter}': a quote never closed at position {}", start + 1)));
             }
             i += 1;
-            out.push(chars[start..i].iter().collect());
+            push(start, i);
         } else if c == '(' || c == ')' || c == ',' {
-            out.push(c.to_string());
+            push(i, i + 1);
             i += 1;
         } else if "<>=!".contains(c) {
             let start = i;
             while i < chars.len() && "<>=!".contains(chars[i]) {
                 i += 1;
             }
-            out.push(chars[start..i].iter().collect());
+            push(start, i);
         } else {
             let start = i;
             while i < chars.len() && !chars[i].is_whitespace() && !"<>=!(),".contains(chars[i]) {
@@ -89,7 +97,7 @@ fn tokens(filter: &str) -> ApiResult<Vec<String>> {
                 }
                 i += 1;
             }
-            out.push(chars[start..i.min(chars.len())].iter().collect());
+            push(start, i.min(chars.len()));
         }
     }
     Ok(out)
@@ -127,14 +135,19 @@ pub fn parse_entity(text: &str) -> ApiResult<Entity> {
     })
 }
 
-/// Parses a filter string; an empty filter matches every run.
+/// Parses a filter string; an empty filter matches every run. Errors name the 1-based
+/// character position of the offending token (or the end of the filter when something is missing).
 pub fn parse_filter(filter: &str) -> ApiResult<Vec<Clause>> {
     let toks = tokens(filter)?;
+    let end = filter.chars().count() + 1;
+    let at = |pos: usize, reason: String| bad(format!("Invalid filter '{filter}': {reason} at position {pos}"));
+    let text = |j: usize| toks.get(j).map(|t| t.text.as_str());
+    let pos = |j: usize| toks.get(j).map_or(end, |t| t.at);
     let mut clauses = Vec::new();
     let mut i = 0;
     while i < toks.len() {
-        let entity = parse_entity(&toks[i])?;
-        let op_text = toks.get(i + 1).ok_or_else(|| bad(format!("Invalid filter '{filter}': missing comparator")))?;
+        let entity = parse_entity(&toks[i].text).map_err(|e| at(toks[i].at, e.to_string()))?;
+        let op_text = text(i + 1).ok_or_else(|| at(end, "missing comparator".into()))?;
         let (op, mut j) = match op_text.to_ascii_uppercase().as_str() {
             "=" | "==" => (Op::Eq, i + 2),
             "!=" => (Op::Ne, i + 2),
@@ -145,30 +158,32 @@ pub fn parse_filter(filter: &str) -> ApiResult<Vec<Clause>> {
             "LIKE" => (Op::Like, i + 2),
             "ILIKE" => (Op::ILike, i + 2),
             "IN" => (Op::In, i + 2),
-            "NOT" if toks.get(i + 2).is_some_and(|t| t.eq_ignore_ascii_case("IN")) => (Op::NotIn, i + 3),
-            other => return Err(bad(format!("Invalid comparator '{other}' in filter '{filter}'"))),
+            "NOT" if text(i + 2).is_some_and(|t| t.eq_ignore_ascii_case("IN")) => (Op::NotIn, i + 3),
+            other => return Err(at(pos(i + 1), format!("invalid comparator '{other}'"))),
         };
         let value = if matches!(op, Op::In | Op::NotIn) {
-            if toks.get(j).map(String::as_str) != Some("(") {
-                return Err(bad(format!("Invalid filter '{filter}': IN needs a parenthesised list")));
+            if text(j) != Some("(") {
+                return Err(at(pos(j), "IN needs a parenthesised list".into()));
             }
             j += 1;
             let mut items = Vec::new();
-            while let Some(t) = toks.get(j) {
-                match t.as_str() {
+            while let Some(t) = text(j) {
+                match t {
                     ")" => break,
                     "," => {}
-                    v => items.push(unquote(v).ok_or_else(|| bad(format!("Invalid list value {v}: quote strings")))?),
+                    v => items
+                        .push(unquote(v).ok_or_else(|| at(pos(j), format!("invalid list value {v}: quote strings")))?),
                 }
                 j += 1;
             }
-            if toks.get(j).map(String::as_str) != Some(")") {
-                return Err(bad(format!("Invalid filter '{filter}': unclosed list")));
+            if text(j) != Some(")") {
+                return Err(at(end, "unclosed list".into()));
             }
             j += 1;
             Value::List(items)
         } else {
-            let v = toks.get(j).ok_or_else(|| bad(format!("Invalid filter '{filter}': missing value")))?;
+            let v = text(j).ok_or_else(|| at(end, "missing value".into()))?;
+            let v_at = pos(j);
             j += 1;
             match (&entity, unquote(v)) {
                 (Entity::Metric(_), quoted) => Value::Number(
@@ -176,21 +191,26 @@ pub fn parse_filter(filter: &str) -> ApiResult<Vec<Clause>> {
                         .is_none()
                         .then(|| v.parse().ok())
                         .flatten()
-                        .ok_or_else(|| bad(format!("Expected numeric value type for metric. Found {v}")))?,
+                        .ok_or_else(|| at(v_at, format!("expected numeric value type for metric, found {v}")))?,
                 ),
                 (_, Some(text)) => Value::Text(text),
                 (Entity::Attribute(k), None) if is_numeric_attribute(k) => {
-                    Value::Number(v.parse().map_err(|_| bad(format!("Expected a number for {k}. Found {v}")))?)
+                    Value::Number(v.parse().map_err(|_| at(v_at, format!("expected a number for {k}, found {v}")))?)
                 }
-                (_, None) => return Err(bad(format!("Value {v} must be quoted: '{v}'"))),
+                (_, None) => return Err(at(v_at, format!("value {v} must be quoted: '{v}'"))),
             }
         };
         clauses.push(Clause { entity, op, value });
         i = j;
-        match toks.get(i) {
+        match text(i) {
             None => {}
-            Some(t) if t.eq_ignore_ascii_case("AND") => i += 1,
-            Some(t) => return Err(bad(format!("Invalid filter '{filter}': expected AND, found '{t}'"))),
+            Some(t) if t.eq_ignore_ascii_case("AND") => {
+                i += 1;
+                if i == toks.len() {
+                    return Err(at(end, "a clause must follow AND".into()));
+                }
+            }
+            Some(t) => return Err(at(pos(i), format!("expected AND, found '{t}'"))),
         }
     }
     Ok(clauses)
@@ -337,9 +357,17 @@ impl SortKey {
         }
     }
 
+    /// Numbers by value (-0 equals 0) with NaN above every number, as both databases order
+    /// them (PostgreSQL natively, SQLite through its NULL-for-NaN), so a search ordered in SQL
+    /// and one ordered here agree; text in byte order.
     fn cmp(&self, other: &Self) -> Ordering {
         match (self, other) {
-            (Self::Num(a), Self::Num(b)) => a.total_cmp(b),
+            (Self::Num(a), Self::Num(b)) => match (a.is_nan(), b.is_nan()) {
+                (false, false) => a.partial_cmp(b).unwrap_or(Ordering::Equal),
+                (true, true) => Ordering::Equal,
+                (true, false) => Ordering::Greater,
+                (false, true) => Ordering::Less,
+            },
             (Self::Text(a), Self::Text(b)) => a.cmp(b),
             (Self::Num(_), Self::Text(_)) => Ordering::Less,
             (Self::Text(_), Self::Num(_)) => Ordering::Greater,
@@ -365,6 +393,31 @@ mod tests {
         assert!(parse_filter("foo.x = 'a'").unwrap_err().to_string().contains("Invalid entity type"));
         assert!(parse_filter("metrics.x > 1 or metrics.y > 2").is_err(), "only AND joins clauses");
         assert!(parse_filter("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_malformed_filter_is_refused_with_the_position_of_the_error() {
+        let position = |filter: &str| {
+            let message = parse_filter(filter).unwrap_err().to_string();
+            let n = message.rsplit("at position ").next().and_then(|p| p.parse::<usize>().ok());
+            n.unwrap_or_else(|| panic!("no position in {message}"))
+        };
+        // 1-based character positions of the offending token.
+        assert_eq!(position("metrics.x >> 1"), 11, "the bad comparator");
+        assert_eq!(position("metrics.x > 1 or metrics.y > 2"), 15, "the word where AND belongs");
+        assert_eq!(position("params.lr = 0.01"), 13, "the unquoted value");
+        assert_eq!(position("metrics.x > 'a'"), 13, "a text value for a metric");
+        assert_eq!(position("metrics.x > 1 and foo.y = 'a'"), 19, "the unknown entity");
+        assert_eq!(position("params.a IN 'x'"), 13, "IN without a list");
+        assert_eq!(position("params.a IN ('x', y)"), 19, "an unquoted list value");
+        assert_eq!(position("tags.k = 'abc"), 10, "the quote never closed");
+        // Something missing is reported at the end of the filter.
+        assert_eq!(position("metrics.x >"), 12);
+        assert_eq!(position("metrics.x"), 10);
+        assert_eq!(position("params.a IN ('x'"), 17);
+        assert_eq!(position("metrics.x > 1 AND"), 18);
+        // Positions count characters, not bytes.
+        assert_eq!(position("tags.é = 'ü' and x >> 1"), 20);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use engine::storage::Database;
+use engine::storage::{Backend, Database};
 use rand::RngCore;
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -191,6 +191,10 @@ impl TrackingStore {
         let _ = self.changes.send(RunChange { run_id: run_id.to_owned(), experiment_id, kind });
     }
 
+    pub(crate) fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+
     pub(crate) fn pool(&self) -> &sqlx::AnyPool {
         self.db.pool()
     }
@@ -348,11 +352,17 @@ impl TrackingStore {
         start_time: Option<i64>,
         tags: &[(String, String)],
     ) -> ApiResult<Run> {
-        let e = self.experiment(experiment_id).await?;
-        if e.lifecycle_stage != ACTIVE {
+        // Only the two columns a new run needs (not the experiment's tags).
+        let id = parse_id("experiment_id", experiment_id)?;
+        let row = sqlx::query("SELECT lifecycle_stage, artifact_location FROM experiments WHERE experiment_id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("No Experiment with id={experiment_id} exists")))?;
+        let (stage, location): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+        if stage != ACTIVE {
             return Err(ApiError::InvalidState(format!(
-                "The experiment {experiment_id} must be in the 'active' state. Current state is {}.",
-                e.lifecycle_stage
+                "The experiment {experiment_id} must be in the 'active' state. Current state is {stage}."
             )));
         }
         let mut bytes = [0u8; 16];
@@ -361,14 +371,17 @@ impl TrackingStore {
         let tag_name = tags.iter().find(|(k, _)| k == "mlflow.runName").map(|(_, v)| v.clone());
         let run_name = run_name.map(str::to_string).or(tag_name).unwrap_or_else(|| format!("run-{}", &run_id[..8]));
         let start = start_time.unwrap_or_else(now_ms);
-        let artifact_uri = format!("{}/{run_id}/artifacts", e.artifact_location.trim_end_matches('/'));
+        let artifact_uri = format!("{}/{run_id}/artifacts", location.trim_end_matches('/'));
+        // The tags as stored: a later duplicate key wins, and the run's name is always a tag.
+        let mut all_tags: BTreeMap<String, String> = tags.iter().cloned().collect();
+        all_tags.entry("mlflow.runName".into()).or_insert_with(|| run_name.clone());
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO runs (run_id, experiment_id, run_name, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage) \
              VALUES ($1, $2, $3, $4, 'RUNNING', $5, NULL, $6, $7)",
         )
         .bind(&run_id)
-        .bind(e.experiment_id)
+        .bind(id)
         .bind(&run_name)
         .bind(user_id)
         .bind(start)
@@ -376,21 +389,36 @@ impl TrackingStore {
         .bind(ACTIVE)
         .execute(&mut *tx)
         .await?;
-        let mut all_tags: Vec<(String, String)> = tags.to_vec();
-        if !all_tags.iter().any(|(k, _)| k == "mlflow.runName") {
-            all_tags.push(("mlflow.runName".into(), run_name.clone()));
-        }
-        for (k, v) in &all_tags {
-            sqlx::query("INSERT INTO run_tags (run_id, key, value) VALUES ($1, $2, $3) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")
-                .bind(&run_id)
-                .bind(k)
-                .bind(v)
-                .execute(&mut *tx)
-                .await?;
+        // Multi-row statements (keys are unique in the map).
+        let tag_rows: Vec<(&String, &String)> = all_tags.iter().collect();
+        for chunk in tag_rows.chunks(METRIC_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO run_tags (run_id, key, value) VALUES {}",
+                value_rows(self.backend(), chunk.len(), 3)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (k, v) in chunk {
+                q = q.bind(&run_id).bind(*k).bind(*v);
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        self.announce(&run_id, e.experiment_id, RunChangeKind::Created);
-        self.run(&run_id).await
+        self.announce(&run_id, id, RunChangeKind::Created);
+        // What was just written, without reading it back.
+        Ok(Run {
+            run_id,
+            experiment_id: id,
+            run_name,
+            user_id: user_id.to_string(),
+            status: "RUNNING".into(),
+            start_time: start,
+            end_time: None,
+            artifact_uri,
+            lifecycle_stage: ACTIVE.into(),
+            metrics: BTreeMap::new(),
+            params: BTreeMap::new(),
+            tags: all_tags,
+        })
     }
 
     pub async fn run(&self, run_id: &str) -> ApiResult<Run> {
@@ -558,6 +586,15 @@ impl TrackingStore {
         // Only what the rules need: the run's state, and its params when params are logged (a run
         // with thousands of metrics is not loaded on every batch).
         let (experiment_id, existing) = self.batch_target(run_id, !params.is_empty()).await?;
+        // MLflow refuses a batch naming a param twice, whatever the values.
+        let mut seen = std::collections::BTreeSet::new();
+        let dupes: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).filter(|k| !seen.insert(*k)).collect();
+        if !dupes.is_empty() {
+            let listed = dupes.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ");
+            return Err(ApiError::InvalidParameter(format!(
+                "Duplicate parameter keys have been submitted: [{listed}]. Please ensure the request contains only one param value per param key."
+            )));
+        }
         for (k, v) in params {
             check_key("param", k)?;
             if v.len() > MAX_PARAM_VALUE {
@@ -591,30 +628,38 @@ impl TrackingStore {
             self.logged_model(id, true).await?;
         }
         let mut tx = self.pool().begin().await?;
-        for (k, v) in params {
-            sqlx::query(
-                "INSERT INTO run_params (run_id, key, value) VALUES ($1, $2, $3) ON CONFLICT (run_id, key) DO NOTHING",
-            )
-            .bind(run_id)
-            .bind(k)
-            .bind(v)
-            .execute(&mut *tx)
-            .await?;
+        // Multi-row statements; within one batch a repeated tag's last value wins (one row per
+        // key, so PostgreSQL's upsert never touches a row twice); params are unique (checked).
+        let unique_tags: BTreeMap<&str, &str> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        for chunk in params.chunks(METRIC_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO run_params (run_id, key, value) VALUES {} ON CONFLICT (run_id, key) DO NOTHING",
+                value_rows(self.backend(), chunk.len(), 3)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (k, v) in chunk {
+                q = q.bind(run_id).bind(k).bind(v);
+            }
+            q.execute(&mut *tx).await?;
         }
-        for (k, v) in tags {
-            sqlx::query("INSERT INTO run_tags (run_id, key, value) VALUES ($1, $2, $3) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")
+        if let Some(name) = unique_tags.get("mlflow.runName") {
+            sqlx::query("UPDATE runs SET run_name = $1 WHERE run_id = $2")
+                .bind(*name)
                 .bind(run_id)
-                .bind(k)
-                .bind(v)
                 .execute(&mut *tx)
                 .await?;
-            if k == "mlflow.runName" {
-                sqlx::query("UPDATE runs SET run_name = $1 WHERE run_id = $2")
-                    .bind(v)
-                    .bind(run_id)
-                    .execute(&mut *tx)
-                    .await?;
+        }
+        let tag_rows: Vec<(&str, &str)> = unique_tags.into_iter().collect();
+        for chunk in tag_rows.chunks(METRIC_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO run_tags (run_id, key, value) VALUES {} ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+                value_rows(self.backend(), chunk.len(), 3)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (k, v) in chunk {
+                q = q.bind(run_id).bind(*k).bind(*v);
             }
+            q.execute(&mut *tx).await?;
         }
         if !metrics.is_empty() {
             let next: i64 = sqlx::query("SELECT COALESCE(MAX(seq), -1) + 1 FROM run_metrics WHERE run_id = $1")
@@ -624,13 +669,7 @@ impl TrackingStore {
                 .try_get(0)?;
             // Multi-row statements: a batch of 1,000 points is a handful of round trips, not 2,000.
             for (c, chunk) in metrics.chunks(METRIC_ROWS_PER_STATEMENT).enumerate() {
-                let rows = (0..chunk.len())
-                    .map(|i| {
-                        let b = i * 6;
-                        format!("(${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6)
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let rows = value_rows(self.backend(), chunk.len(), 6);
                 let sql = format!("INSERT INTO run_metrics (run_id, key, seq, value, timestamp, step) VALUES {rows}");
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for (i, m) in chunk.iter().enumerate() {
@@ -651,13 +690,7 @@ impl TrackingStore {
             }
             let latest: Vec<&MetricPoint> = latest.into_values().collect();
             for chunk in latest.chunks(METRIC_ROWS_PER_STATEMENT) {
-                let rows = (0..chunk.len())
-                    .map(|i| {
-                        let b = i * 5;
-                        format!("(${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5)
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let rows = value_rows(self.backend(), chunk.len(), 5);
                 let sql = format!(
                     "INSERT INTO run_latest_metrics (run_id, key, value, timestamp, step) VALUES {rows} \
                      ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp, step = excluded.step \
@@ -674,7 +707,8 @@ impl TrackingStore {
         Self::insert_model_metrics(&mut tx, model_metrics).await?;
         crate::run_pages::record_keys(
             &mut tx,
-            run_id,
+            self.backend(),
+            experiment_id,
             params.iter().map(|(k, _)| k.as_str()),
             metrics.iter().map(|m| m.key.as_str()),
         )
@@ -840,6 +874,26 @@ pub(crate) fn latest_metric_from_row(row: &sqlx::any::AnyRow) -> ApiResult<Metri
         timestamp: row.try_get(3)?,
         step: row.try_get(4)?,
     })
+}
+
+/// `rows` groups of `columns` placeholders for a multi-row `VALUES` list, bound in order:
+/// `($1, $2), ($3, $4)` for 2 rows of 2 on PostgreSQL, `(?, ?), (?, ?)` on SQLite. SQLite
+/// gets anonymous ones because sqlx resolves each numbered parameter by name, a linear search
+/// per parameter: a 1,200-parameter statement spent most of a log-batch call doing that.
+pub(crate) fn value_rows(backend: Backend, rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", placeholder_list(backend, r * columns + 1, columns)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `count` placeholders from the `first`-th bound value on, comma-separated (`$3, $4` or
+/// `?, ?`), for statements whose values are all bound in the order they appear.
+pub(crate) fn placeholder_list(backend: Backend, first: usize, count: usize) -> String {
+    match backend {
+        Backend::Sqlite => vec!["?"; count].join(", "),
+        Backend::Postgres => (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", "),
+    }
 }
 
 pub fn page<T>(items: Vec<T>, max_results: usize, offset: usize) -> (Vec<T>, Option<usize>) {

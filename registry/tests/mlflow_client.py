@@ -55,6 +55,15 @@ assert [m.step for m in history] == [0, 1, 2, 3, 4], history
 seen["changed_param"] = error_code(lambda: client.log_param(rid, "fast", 99))
 seen["same_param_again"] = error_code(lambda: client.log_param(rid, "fast", 10))
 seen["missing_run"] = error_code(lambda: client.get_run("0" * 32))
+# A batch naming a param twice is refused whole, as MLflow's server refuses it.
+seen["duplicate_param_in_batch"] = error_code(
+    lambda: client.log_batch(rid, params=[Param("window", "5"), Param("window", "5")], tags=[RunTag("half", "written")]))
+after = client.get_run(rid).data
+assert "window" not in after.params and "half" not in after.tags, after
+# Several params and tags in one batch; a tag repeated in it keeps its last value.
+client.log_batch(rid, params=[Param("p1", "a"), Param("p2", "b")], tags=[RunTag("t", "first"), RunTag("t", "last"), RunTag("u", "1")])
+after = client.get_run(rid).data
+assert after.params["p1"] == "a" and after.params["p2"] == "b" and after.tags["t"] == "last" and after.tags["u"] == "1", after
 
 # Artifacts through the proxy: upload, list, download, text.
 import os

@@ -54,6 +54,10 @@ async fn the_official_mlflow_client_works_against_our_server_on_both_databases()
         assert_eq!(seen["missing_run"], "RESOURCE_DOES_NOT_EXIST", "{label}");
         assert_eq!(seen["changed_param"], "INVALID_PARAMETER_VALUE", "{label}: params are immutable");
         assert_eq!(seen["same_param_again"], Value::Null, "{label}: re-logging the same value is fine");
+        assert_eq!(
+            seen["duplicate_param_in_batch"], "INVALID_PARAMETER_VALUE",
+            "{label}: one value per key in a batch"
+        );
         assert_eq!(seen["bad_filter"], "INVALID_PARAMETER_VALUE", "{label}");
         assert_eq!(seen["filtered"], serde_json::json!(["sma-10-20"]), "{label}");
         assert_eq!(seen["ordered"], serde_json::json!(["sma-10-20", "sma-10-50", "sma-5-20"]), "{label}");
