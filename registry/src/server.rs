@@ -306,7 +306,15 @@ async fn metric_history(State(s): Shared, Query(q): Params) -> ApiResult<Json<Va
     Ok(Json(with_token(json!({ "metrics": points.iter().map(MetricPoint::to_json).collect::<Vec<_>>() }), next)))
 }
 
-async fn search_runs(State(s): Shared, Json(b): Json<Value>) -> ApiResult<Json<Value>> {
+/// A page of runs, serialized straight from the runs (no tree of JSON values in between).
+#[derive(serde::Serialize)]
+struct RunsPage {
+    runs: Vec<crate::store::Run>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<String>,
+}
+
+async fn search_runs(State(s): Shared, Json(b): Json<Value>) -> ApiResult<Json<RunsPage>> {
     let ids: Vec<i64> = b
         .get("experiment_ids")
         .and_then(Value::as_array)
@@ -326,7 +334,7 @@ async fn search_runs(State(s): Shared, Json(b): Json<Value>) -> ApiResult<Json<V
     let order = parse_order_by(&order)?;
     let max = int(&b, "max_results")?.unwrap_or(1000).clamp(1, 50_000) as usize;
     let (runs, next, _) = s.search_runs(&ids, &view, &clauses, &order, max, offset(text(&b, "page_token"))?).await?;
-    Ok(Json(with_token(json!({ "runs": runs.iter().map(|r| r.to_json()).collect::<Vec<_>>() }), next)))
+    Ok(Json(RunsPage { runs, next_page_token: next.map(|n| n.to_string()) }))
 }
 
 /// MLflow's answer to a path it does not serve.

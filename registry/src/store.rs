@@ -42,14 +42,38 @@ impl MetricPoint {
 
 /// JSON has no NaN or infinities: MLflow writes them as strings.
 fn finite_or_text(v: f64) -> Value {
+    match non_finite_text(v) {
+        None => json!(v),
+        Some(text) => json!(text),
+    }
+}
+
+fn non_finite_text(v: f64) -> Option<&'static str> {
     if v.is_finite() {
-        json!(v)
+        None
     } else if v.is_nan() {
-        json!("NaN")
+        Some("NaN")
     } else if v > 0.0 {
-        json!("Infinity")
+        Some("Infinity")
     } else {
-        json!("-Infinity")
+        Some("-Infinity")
+    }
+}
+
+/// The same JSON as [`MetricPoint::to_json`], written straight to the output (a search answer
+/// holds up to 50,000 runs' metrics: no tree of values is built for it).
+impl serde::Serialize for MetricPoint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(4))?;
+        m.serialize_entry("key", &self.key)?;
+        match non_finite_text(self.value) {
+            None => m.serialize_entry("value", &self.value)?,
+            Some(text) => m.serialize_entry("value", text)?,
+        }
+        m.serialize_entry("timestamp", &self.timestamp)?;
+        m.serialize_entry("step", &self.step)?;
+        m.end()
     }
 }
 
@@ -114,29 +138,80 @@ impl Run {
     }
 
     pub fn to_json(&self) -> Value {
-        let mut info = json!({
-            "run_id": self.run_id,
-            "run_uuid": self.run_id,
-            "run_name": self.run_name,
-            "experiment_id": self.experiment_id.to_string(),
-            "user_id": self.user_id,
-            "status": self.status,
-            "start_time": self.start_time,
-            "artifact_uri": self.artifact_uri,
-            "lifecycle_stage": self.lifecycle_stage,
-        });
-        if let Some(end) = self.end_time {
-            info["end_time"] = json!(end);
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// MLflow's run object (`info`, `data`, `inputs`), written straight to the output.
+impl serde::Serialize for Run {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("info", &RunInfo(self))?;
+        m.serialize_entry("data", &RunData(self))?;
+        m.serialize_entry("inputs", &serde_json::Map::new())?;
+        m.end()
+    }
+}
+
+/// A run's `info` object.
+pub(crate) struct RunInfo<'a>(pub &'a Run);
+
+impl serde::Serialize for RunInfo<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let r = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("run_id", &r.run_id)?;
+        m.serialize_entry("run_uuid", &r.run_id)?;
+        m.serialize_entry("run_name", &r.run_name)?;
+        m.serialize_entry("experiment_id", &r.experiment_id.to_string())?;
+        m.serialize_entry("user_id", &r.user_id)?;
+        m.serialize_entry("status", &r.status)?;
+        m.serialize_entry("start_time", &r.start_time)?;
+        if let Some(end) = r.end_time {
+            m.serialize_entry("end_time", &end)?;
         }
-        json!({
-            "info": info,
-            "data": {
-                "metrics": self.metrics.values().map(MetricPoint::to_json).collect::<Vec<_>>(),
-                "params": self.params.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
-                "tags": tags_json(&self.tags),
-            },
-            "inputs": {},
-        })
+        m.serialize_entry("artifact_uri", &r.artifact_uri)?;
+        m.serialize_entry("lifecycle_stage", &r.lifecycle_stage)?;
+        m.end()
+    }
+}
+
+struct RunData<'a>(&'a Run);
+
+/// Key/value pairs as MLflow lists params and tags: `[{"key": …, "value": …}]`.
+struct Pairs<'a>(&'a BTreeMap<String, String>);
+
+impl serde::Serialize for Pairs<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            struct Pair<'p>(&'p str, &'p str);
+            impl serde::Serialize for Pair<'_> {
+                fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    let mut m = s.serialize_map(Some(2))?;
+                    m.serialize_entry("key", self.0)?;
+                    m.serialize_entry("value", self.1)?;
+                    m.end()
+                }
+            }
+            seq.serialize_element(&Pair(k, v))?;
+        }
+        seq.end()
+    }
+}
+
+impl serde::Serialize for RunData<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let r = self.0;
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("metrics", &r.metrics.values().collect::<Vec<_>>())?;
+        m.serialize_entry("params", &Pairs(&r.params))?;
+        m.serialize_entry("tags", &Pairs(&r.tags))?;
+        m.end()
     }
 }
 
