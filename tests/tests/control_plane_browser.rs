@@ -294,10 +294,31 @@ async fn workflow(c: &Client, server: &Server, base: &str) -> TestResult {
     assert!(sharpes.windows(2).all(|w| w[0] >= w[1]), "sorted by Sharpe, highest first: {sharpes:?}");
     screenshot(c, "experiment").await?;
 
+    // Live: a sweep worker adds a run while the table is open. It shows without a reload, and
+    // the run already ticked for comparison stays ticked.
+    wait_hydrated(c).await?;
+    let mut best = Vec::new();
+    for pick in c.find_all(Locator::Css("input[name='run']")).await?.iter().take(2) {
+        best.push(pick.attr("value").await?.unwrap_or_default());
+    }
+    c.find(Locator::Css(&format!("input[value='{}']", best[0]))).await?.click().await?;
+    c.execute("window.__sextant_not_reloaded = true", vec![]).await?;
+    let experiment_id = c.current_url().await?.path().trim_start_matches("/experiments/").to_string();
+    let worker_key = create_key(server, "admin", "sweep worker");
+    let new_run = serde_json::json!({ "experiment_id": experiment_id, "run_name": "late-trial" });
+    assert_eq!(post_by_api(base, &worker_key, "/api/2.0/mlflow/runs/create", &new_run), 200);
+    let caption = text_when(c, "table caption", |t| t == "7 runs").await?;
+    assert_eq!(caption, "7 runs");
+    c.wait().for_element(Locator::XPath("//tbody//a[.='late-trial']")).await?;
+    let still = c
+        .execute("return [...document.querySelectorAll(\"input[name='run']:checked\")].map(b => b.value)", vec![])
+        .await?;
+    assert_eq!(still, serde_json::json!([best[0]]), "the ticked run stays ticked through the refresh");
+    let same_page = c.execute("return window.__sextant_not_reloaded === true", vec![]).await?;
+    assert_eq!(same_page, serde_json::json!(true), "the new run arrived over the WebSocket, not by a reload");
+
     // Compare the two best runs: params side by side and curves overlaid.
-    let boxes = c.find_all(Locator::Css("input[name='run']")).await?;
-    boxes[0].click().await?;
-    boxes[1].click().await?;
+    c.find(Locator::Css(&format!("input[value='{}']", best[1]))).await?.click().await?;
     c.find(Locator::Css("#compare-form button")).await?.click().await?;
     c.wait().for_element(Locator::XPath("//h1[text()='Compare runs']")).await?;
     let columns = c.find_all(Locator::Css("table:first-of-type thead th")).await?;

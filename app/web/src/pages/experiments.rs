@@ -1,15 +1,21 @@
 //! Experiments: the searchable list, one experiment's runs as a sortable, filterable table with
 //! chosen param and metric columns, and the comparison of selected runs. Everything lives in
-//! the URL (links and GET forms), so views can be bookmarked and work with the keyboard alone.
+//! the URL (links and GET forms), so views can be bookmarked and work with the keyboard alone;
+//! the runs table follows new runs and metrics live.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::params::ParamsMap;
 
 use super::chart::LineChart;
+use super::live::{field, on_change_events};
 use super::{failure, fmt_ms, fmt_num, loading};
 use crate::api::{compare_runs, get_runs_table, list_experiments};
-use crate::types::RunsTable;
+use crate::types::{RunRow, RunsTable};
 
 #[component]
 pub fn ExperimentsPage() -> impl IntoView {
@@ -71,6 +77,9 @@ fn url_pairs(pairs: &[(&str, &str)]) -> String {
     pairs.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
 }
 
+/// What the runs table shows: experiment, filter, order and page, as the URL gives them.
+type TableKey = (String, String, String, usize);
+
 #[component]
 pub fn ExperimentPage() -> impl IntoView {
     let params = use_params_map();
@@ -80,21 +89,67 @@ pub fn ExperimentPage() -> impl IntoView {
     let order = move || query.read().get("order").unwrap_or_default();
     let chosen = move || query.read().get_all("col").unwrap_or_default();
     let page = move || query.read().get("page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(0);
-    let data = Resource::new(move || (id(), filter(), order(), page()), |(id, f, o, p)| get_runs_table(id, f, o, p));
+    let key = move || -> TableKey { (id(), filter(), order(), page()) };
+    let data = Resource::new(key, |(id, f, o, p)| get_runs_table(id, f, o, p));
+    // Runs a sweep or a training program writes show without a reload. Only the rows, their
+    // count and the pager are replaced: the filter being typed, the columns being chosen and the
+    // runs picked for comparison stay as the user left them (a refetch of `data` would rebuild
+    // the forms). A refresh is kept with the view it was asked for, so one that lands after the
+    // user moved to another page or order is not shown there.
+    let refreshed: RwSignal<Option<(TableKey, RunsTable)>> = RwSignal::new(None);
+    let picked: RwSignal<BTreeSet<String>> = RwSignal::new(BTreeSet::new());
+    on_change_events(
+        move |event| {
+            field(event, "kind") == "run"
+                && params.read_untracked().get("id").is_some_and(|id| field(event, "experiment_id") == id)
+        },
+        move || {
+            let asked = key_untracked(params, query);
+            leptos::task::spawn_local(async move {
+                let (id, f, o, p) = asked.clone();
+                if let Ok(table) = get_runs_table(id, f, o, p).await {
+                    refreshed.set(Some((asked, table)));
+                }
+            });
+        },
+    );
+    let live = Signal::derive(move || {
+        let now = key();
+        refreshed.with(|r| r.as_ref().filter(|(k, _)| *k == now).map(|(_, t)| t.clone()))
+    });
     view! {
         <Suspense fallback=loading>
             {move || Suspend::new(async move {
                 match data.await {
                     Err(e) => failure(e),
-                    Ok(table) => view! { <RunsView table filter=filter() order=order() chosen=chosen()/> }.into_any(),
+                    Ok(table) => view! { <RunsView table live picked filter=filter() order=order() chosen=chosen()/> }.into_any(),
                 }
             })}
         </Suspense>
     }
 }
 
+fn key_untracked(params: Memo<ParamsMap>, query: Memo<ParamsMap>) -> TableKey {
+    let (p, q) = (params.read_untracked(), query.read_untracked());
+    (
+        p.get("id").unwrap_or_default(),
+        q.get("filter").unwrap_or_default(),
+        q.get("order").unwrap_or_default(),
+        q.get("page").and_then(|v| v.parse::<usize>().ok()).unwrap_or(0),
+    )
+}
+
 #[component]
-fn RunsView(table: RunsTable, filter: String, order: String, chosen: Vec<String>) -> impl IntoView {
+fn RunsView(
+    table: RunsTable,
+    /// A newer copy of the same view, pushed by a change event.
+    live: Signal<Option<RunsTable>>,
+    /// Runs ticked for comparison, kept across live refreshes.
+    picked: RwSignal<BTreeSet<String>>,
+    filter: String,
+    order: String,
+    chosen: Vec<String>,
+) -> impl IntoView {
     let exp = table.experiment.clone();
     // Chosen columns are `params.x` / `metrics.y`; none chosen shows the first few of each.
     let (param_cols, metric_cols): (Vec<String>, Vec<String>) = if chosen.is_empty() {
@@ -128,30 +183,6 @@ fn RunsView(table: RunsTable, filter: String, order: String, chosen: Vec<String>
         .map(|k| header(format!("params.{k}"), k.clone(), false))
         .chain(metric_cols.iter().map(|k| header(format!("metrics.{k}"), k.clone(), true)))
         .collect_view();
-    let rows = table
-        .runs
-        .iter()
-        .map(|r| {
-            let href = format!("/runs/{}", r.run_id);
-            let checkbox_id = format!("pick-{}", r.run_id);
-            let pcells = param_cols.iter().map(|k| view! { <td>{r.params.get(k).cloned().unwrap_or_default()}</td> }).collect_view();
-            let mcells = metric_cols
-                .iter()
-                .map(|k| view! { <td class="num">{r.metrics.get(k).map(|v| fmt_num(*v)).unwrap_or_default()}</td> })
-                .collect_view();
-            view! {
-                <tr>
-                    <td><input type="checkbox" name="run" value=r.run_id.clone() id=checkbox_id.clone() form="compare-form"/>
-                        <label for=checkbox_id class="skip">{format!("Select {}", r.name)}</label></td>
-                    <td><a href=href>{r.name.clone()}</a></td>
-                    <td>{r.status.clone()}</td>
-                    <td>{fmt_ms(r.start_ms)}</td>
-                    {pcells}
-                    {mcells}
-                </tr>
-            }
-        })
-        .collect_view();
     let column_choices = table
         .param_keys
         .iter()
@@ -163,29 +194,44 @@ fn RunsView(table: RunsTable, filter: String, order: String, chosen: Vec<String>
             view! { <span><input type="checkbox" name="col" value=c.clone() id=cid.clone() checked=checked/><label for=cid style="display:inline">{c.clone()}</label></span> " " }
         })
         .collect_view();
-    let pages = table.total.div_ceil(table.page_size.max(1)).max(1);
-    let page_link = |p: usize, label: &'static str| {
-        let href = format!("{base}?{}&page={p}", with_order(&filter, &columns, &order));
-        view! { <a href=href>{label}</a> }
+    let filter_error = table.filter_error.clone();
+    let current = Signal::derive(move || live.get().unwrap_or_else(|| table.clone()));
+    let cells = Arc::new((param_cols, metric_cols));
+    // Keyed by the row's whole content: an unchanged row keeps its element (and the keyboard
+    // focus on its checkbox) when another run changes.
+    let rows = view! {
+        <For each=move || current.get().runs key=row_key children=move |r| run_row(r, &cells, picked)/>
     };
-    let pager = view! {
-        <nav aria-label="Pages of runs" class="pager">
-            {(table.page > 0).then(|| page_link(table.page - 1, "← Previous"))}
-            {format!(" Page {} of {} ", table.page + 1, pages)}
-            {(table.page + 1 < pages).then(|| page_link(table.page + 1, "Next →"))}
-        </nav>
+    let pager = {
+        let (filter, order) = (filter.clone(), order.clone());
+        move || {
+            let t = current.get();
+            let pages = t.total.div_ceil(t.page_size.max(1)).max(1);
+            let page_link = |p: usize, label: &'static str| {
+                let href = format!("{base}?{}&page={p}", with_order(&filter, &columns, &order));
+                view! { <a href=href>{label}</a> }
+            };
+            view! {
+                <nav aria-label="Pages of runs" class="pager">
+                    {(t.page > 0).then(|| page_link(t.page - 1, "← Previous"))}
+                    {format!(" Page {} of {} ", t.page + 1, pages)}
+                    {(t.page + 1 < pages).then(|| page_link(t.page + 1, "Next →"))}
+                </nav>
+            }
+        }
     };
+    let form_action = format!("/experiments/{}", exp.id);
     view! {
         <Title text=format!("Experiment {}", exp.name)/>
         <h1>{format!("Experiment: {}", exp.name)}</h1>
-        <form class="inline" method="get" action=base.clone() role="search">
+        <form class="inline" method="get" action=form_action role="search">
             <div>
                 <label for="filter">"Filter (MLflow search syntax)"</label>
-                <input id="filter" name="filter" size="60" prop:value=filter.clone() placeholder="metrics.accuracy > 0.9 AND params.model = 'cnn'"
+                <input id="filter" name="filter" size="60" prop:value=filter placeholder="metrics.accuracy > 0.9 AND params.model = 'cnn'"
                     aria-describedby="filter-error"/>
-                {table.filter_error.clone().map(|e| view! { <p class="field-error" id="filter-error" role="alert">{e}</p> })}
+                {filter_error.map(|e| view! { <p class="field-error" id="filter-error" role="alert">{e}</p> })}
             </div>
-            <input type="hidden" name="order" value=order.clone()/>
+            <input type="hidden" name="order" value=order/>
             <details>
                 <summary>"Columns"</summary>
                 {column_choices}
@@ -196,11 +242,55 @@ fn RunsView(table: RunsTable, filter: String, order: String, chosen: Vec<String>
             <button type="submit">"Compare selected runs"</button>
         </form>
         <table>
-            <caption class="muted">{format!("{} runs", table.total)}</caption>
+            <caption class="muted" aria-live="polite">{move || format!("{} runs", current.get().total)}</caption>
             <thead><tr><th scope="col">"Select"</th><th scope="col">"Run"</th><th scope="col">"Status"</th><th scope="col">"Started"</th>{headers}</tr></thead>
             <tbody>{rows}</tbody>
         </table>
         {pager}
+    }
+}
+
+fn row_key(run: &RunRow) -> String {
+    serde_json::to_string(run).unwrap_or_else(|_| run.run_id.clone())
+}
+
+/// One run's row: the compare checkbox, its name, status, start and the chosen columns.
+fn run_row(r: RunRow, cells: &(Vec<String>, Vec<String>), picked: RwSignal<BTreeSet<String>>) -> impl IntoView + use<> {
+    let (param_cols, metric_cols) = cells;
+    let href = format!("/runs/{}", r.run_id);
+    let checkbox_id = format!("pick-{}", r.run_id);
+    let pcells =
+        param_cols.iter().map(|k| view! { <td>{r.params.get(k).cloned().unwrap_or_default()}</td> }).collect_view();
+    let mcells = metric_cols
+        .iter()
+        .map(|k| view! { <td class="num">{r.metrics.get(k).map(|v| fmt_num(*v)).unwrap_or_default()}</td> })
+        .collect_view();
+    let run_id = r.run_id.clone();
+    let is_picked = {
+        let run_id = run_id.clone();
+        move || picked.with(|p| p.contains(&run_id))
+    };
+    let on_pick = move |ev: leptos::ev::Event| {
+        let on = event_target_checked(&ev);
+        picked.update(|p| {
+            if on {
+                p.insert(run_id.clone());
+            } else {
+                p.remove(&run_id);
+            }
+        });
+    };
+    view! {
+        <tr>
+            <td><input type="checkbox" name="run" value=r.run_id.clone() id=checkbox_id.clone() form="compare-form"
+                    prop:checked=is_picked on:change=on_pick/>
+                <label for=checkbox_id class="skip">{format!("Select {}", r.name)}</label></td>
+            <td><a href=href>{r.name.clone()}</a></td>
+            <td>{r.status.clone()}</td>
+            <td>{fmt_ms(r.start_ms)}</td>
+            {pcells}
+            {mcells}
+        </tr>
     }
 }
 
