@@ -5,6 +5,7 @@
 //! length, and the leading NaNs are the input's leading NaNs plus the indicator's lookback. A NaN
 //! after the first valid input is refused ([`FeatureError::NanGap`]) rather than silently filled.
 
+mod column;
 mod momentum;
 mod moving;
 mod oscillators;
@@ -337,7 +338,7 @@ fn run<I: Indicator, S: Source<Item = I::Input>>(
     // Only the leading rows are written here; the rest is written once, by the driver.
     let mut cols: Vec<Vec<f64>> = (0..I::Output::COUNT)
         .map(|_| {
-            let mut col = Vec::with_capacity(src.len());
+            let mut col = column::with_capacity(src.len());
             col.resize(start, f64::NAN);
             col
         })
