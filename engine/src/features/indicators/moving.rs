@@ -166,12 +166,8 @@ impl Indicator for Wma {
         self.until_rebuild -= 1;
         if self.until_rebuild == 0 {
             self.until_rebuild = 8 * self.period;
-            self.plain = 0.0;
-            self.weighted = 0.0;
-            for (w, v) in self.window.iter().enumerate() {
-                self.plain += v;
-                self.weighted += v * (w + 1) as f64;
-            }
+            let (older, newer) = self.window.as_slices();
+            (self.plain, self.weighted) = window_sums(older, newer);
         }
         self.trailing = self.window.ago(self.period - 1);
         let out = self.weighted / self.divider;
@@ -185,6 +181,20 @@ impl Indicator for Wma {
         self.trailing = 0.0;
         self.until_rebuild = 8 * self.period;
     }
+}
+
+/// The plain and the weighted sum of a window (weights 1, 2, … oldest first), summed in
+/// TA-Lib's order. Kept out of line: inlined into `Wma::next`, its loop made the compiler keep
+/// both running sums on the stack, adding a store and a load to every bar's dependency chain.
+#[cold]
+#[inline(never)]
+fn window_sums(older: &[f64], newer: &[f64]) -> (f64, f64) {
+    let (mut plain, mut weighted) = (0.0, 0.0);
+    for (w, v) in older.iter().chain(newer).enumerate() {
+        plain += v;
+        weighted += v * (w + 1) as f64;
+    }
+    (plain, weighted)
 }
 
 /// Double exponential moving average 2·EMA − EMA(EMA); lookback `2·(period − 1)`.

@@ -43,6 +43,18 @@ impl Ring {
         self.buf[(self.pushed - 1 - age) & self.mask]
     }
 
+    /// The window oldest to newest as at most two runs of the storage (the second empty unless
+    /// the window wraps), for a scan that must not take the ring's address in a hot loop.
+    #[inline(always)]
+    pub fn as_slices(&self) -> (&[f64], &[f64]) {
+        let first = (self.pushed - self.len()) & self.mask;
+        let end = first + self.len();
+        match end.checked_sub(self.buf.len()) {
+            Some(wrapped) if wrapped > 0 => (&self.buf[first..], &self.buf[..wrapped]),
+            _ => (&self.buf[first..end], &[]),
+        }
+    }
+
     /// Oldest to newest.
     pub fn iter(&self) -> impl Iterator<Item = f64> + '_ {
         (self.pushed - self.len()..self.pushed).map(move |k| self.buf[k & self.mask])
@@ -267,6 +279,8 @@ mod tests {
                 }
                 let from = (i + 1).saturating_sub(cap);
                 prop_assert_eq!(ring.iter().collect::<Vec<_>>(), xs[from..=i].to_vec());
+                let (older, newer) = ring.as_slices();
+                prop_assert_eq!([older, newer].concat(), xs[from..=i].to_vec());
                 if ring.len() > 0 {
                     prop_assert_eq!(ring.ago(0), x);
                 }
