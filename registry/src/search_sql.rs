@@ -3,8 +3,9 @@
 //!
 //! Only clauses and orders whose SQL meaning equals `search::matches` and `search::sort_runs` on
 //! both databases are translated (NaN metrics, missing keys, byte-wise text order and the
-//! start-time/run-id tie-break included); anything else (LIKE, ILIKE, empty IN lists, non-finite
-//! numbers, unknown attributes) returns None and the search falls back to matching in Rust.
+//! start-time/run-id tie-break included); anything else (ILIKE, whose Unicode lowercasing SQL
+//! does not share, empty IN lists, non-finite numbers, unknown attributes) returns None and the
+//! search falls back to matching in Rust.
 
 use engine::storage::Backend;
 
@@ -76,7 +77,7 @@ fn bytewise(backend: Backend) -> &'static str {
     }
 }
 
-/// `column OP value` for text, or `column [NOT] IN (…)`, exactly as `search::compare_text`.
+/// `column OP value` for text, `column [NOT] IN (…)` or a LIKE, exactly as `search::compare_text`.
 fn text_condition(backend: Backend, column: &str, op: Op, value: &Value, p: &mut Placeholders) -> Option<String> {
     match (op, value) {
         (Op::In | Op::NotIn, Value::List(items)) if !items.is_empty() => {
@@ -84,12 +85,37 @@ fn text_condition(backend: Backend, column: &str, op: Op, value: &Value, p: &mut
             let not = if op == Op::NotIn { "NOT " } else { "" };
             Some(format!("{column} {not}IN ({})", list.join(", ")))
         }
+        (Op::Like, Value::Text(v)) => Some(match backend {
+            Backend::Sqlite => format!("{column} GLOB {}", p.push(Bind::Text(like_as_glob(v)))),
+            // No escape character: in `search::like` a backslash is an ordinary character.
+            Backend::Postgres => format!("{column} LIKE {} ESCAPE ''", p.push(Bind::Text(v.clone()))),
+        }),
         (_, Value::Text(v)) => {
             let cmp = comparator(op)?;
             Some(format!("{column}{} {cmp} {}", bytewise(backend), p.push(Bind::Text(v.clone()))))
         }
         _ => None,
     }
+}
+
+/// A LIKE pattern as the SQLite GLOB that matches the same texts: GLOB is case-sensitive and
+/// counts characters as `search::like` does (SQLite's LIKE ignores ASCII case), `%` and `_`
+/// become `*` and `?`, and GLOB's own special characters are bracketed to stand for themselves.
+fn like_as_glob(pattern: &str) -> String {
+    let mut glob = String::with_capacity(pattern.len() + 8);
+    for c in pattern.chars() {
+        match c {
+            '%' => glob.push('*'),
+            '_' => glob.push('?'),
+            '*' | '?' | '[' => {
+                glob.push('[');
+                glob.push(c);
+                glob.push(']');
+            }
+            c => glob.push(c),
+        }
+    }
+    glob
 }
 
 /// `column OP value` for a number, exactly as `search::compare_number` over a stored metric:

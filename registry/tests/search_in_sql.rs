@@ -12,7 +12,7 @@ use registry::TrackingStore;
 use registry::search::{matches, parse_filter, parse_order_by, sort_runs};
 use registry::store::MetricPoint;
 
-const FILTERS: [&str; 20] = [
+const FILTERS: [&str; 24] = [
     "metrics.acc > 0.5",
     "metrics.acc >= 0.5 AND params.model = 'cnn'",
     "metrics.acc != 0.5",
@@ -33,6 +33,10 @@ const FILTERS: [&str; 20] = [
     "attributes.end_time > 1",
     "params.label < 'é'",
     "metrics.acc > 0.1 AND tags.team IN ('quant')",
+    "params.model LIKE 'C_n%'",
+    "attributes.run_name LIKE 'r-_'",
+    "params.label LIKE '%*%'",
+    "params.label LIKE '[%'",
 ];
 
 #[tokio::test]
@@ -56,7 +60,7 @@ async fn sql_narrowing_finds_exactly_what_a_full_scan_finds() {
             }
             let model = ["cnn", "CNN", "lstm", "Cnn-x"][i % 4];
             // Byte order differs from a linguistic collation's: 'é' > 'z' > 'Z'.
-            let label = ["z", "é", "Z", "e"][i % 4];
+            let label = ["z", "é", "Z", "e", "a*b", "[x]"][i % 6];
             let tags = if i % 2 == 0 { vec![("team".to_string(), "quant".to_string())] } else { Vec::new() };
             let params = [("model".to_string(), model.to_string()), ("label".to_string(), label.to_string())];
             store.log_batch(&run.run_id, &metrics, &params, &tags).await.unwrap();
@@ -108,10 +112,15 @@ async fn sql_narrowing_finds_exactly_what_a_full_scan_finds() {
             }
         };
         assert!(hits("metrics.acc > 0.5").await > 0);
-        // Which searches run wholly in the database: every filter above but the LIKE ones.
+        // The LIKE patterns (wildcards, GLOB's own special characters) each find some runs, so
+        // their SQL form is compared with the full scan on something.
+        for filter in FILTERS.iter().filter(|f| f.contains(" LIKE ")) {
+            assert!(hits(filter).await > 0, "{filter}");
+        }
+        // Which searches run wholly in the database: every filter above but the ILIKE one.
         for filter in FILTERS {
             let in_sql = store.search_is_in_sql(&parse_filter(filter).unwrap(), &[]);
-            assert_eq!(in_sql, !filter.contains("LIKE"), "{}: {filter}", test_db.label);
+            assert_eq!(in_sql, !filter.contains("ILIKE"), "{}: {filter}", test_db.label);
         }
         assert!(store.search_is_in_sql(&[], &parse_order_by(&["metrics.acc DESC".into()]).unwrap()));
         assert!(!store.search_is_in_sql(&[], &parse_order_by(&["attributes.experiment_id".into()]).unwrap()));
