@@ -9,6 +9,7 @@ pub mod logged_models;
 pub mod logged_models_api;
 pub mod models;
 pub mod models_api;
+pub mod records;
 pub mod run_pages;
 pub mod search;
 mod search_sql;

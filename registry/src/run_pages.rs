@@ -116,7 +116,8 @@ fn narrowing(clauses: &[Clause], first_bind: usize) -> (Vec<String>, Vec<Bind>) 
             Entity::Tag(k) => ("run_tags", k),
             Entity::Attribute(_) => continue,
         };
-        let mut cond = format!("EXISTS (SELECT 1 FROM {table} t WHERE t.run_id = r.run_id AND t.key = ${n}");
+        // An IN list, as `search_sql` writes its keyed clauses: built once, not probed per run.
+        let mut cond = format!("r.run_id IN (SELECT t.run_id FROM {table} t WHERE t.key = ${n}");
         binds.push(Bind::Text(key.clone()));
         n += 1;
         let op = match c.op {

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
-use leptos_router::params::ParamsMap;
 
 use super::chart::LineChart;
 use super::live::{field, on_change_events};
@@ -104,7 +103,7 @@ pub fn ExperimentPage() -> impl IntoView {
                 && params.read_untracked().get("id").is_some_and(|id| field(event, "experiment_id") == id)
         },
         move || {
-            let asked = key_untracked(params, query);
+            let asked = untrack(key);
             leptos::task::spawn_local(async move {
                 let (id, f, o, p) = asked.clone();
                 if let Ok(table) = get_runs_table(id, f, o, p).await {
@@ -127,16 +126,6 @@ pub fn ExperimentPage() -> impl IntoView {
             })}
         </Suspense>
     }
-}
-
-fn key_untracked(params: Memo<ParamsMap>, query: Memo<ParamsMap>) -> TableKey {
-    let (p, q) = (params.read_untracked(), query.read_untracked());
-    (
-        p.get("id").unwrap_or_default(),
-        q.get("filter").unwrap_or_default(),
-        q.get("order").unwrap_or_default(),
-        q.get("page").and_then(|v| v.parse::<usize>().ok()).unwrap_or(0),
-    )
 }
 
 #[component]
@@ -195,27 +184,28 @@ fn RunsView(
         })
         .collect_view();
     let filter_error = table.filter_error.clone();
-    let current = Signal::derive(move || live.get().unwrap_or_else(|| table.clone()));
+    // Computed once per refresh (and not at all when a refetch brings the same table back).
+    let current = Memo::new(move |_| live.get().unwrap_or_else(|| table.clone()));
     let cells = Arc::new((param_cols, metric_cols));
     // Keyed by the row's whole content: an unchanged row keeps its element (and the keyboard
     // focus on its checkbox) when another run changes.
     let rows = view! {
-        <For each=move || current.get().runs key=row_key children=move |r| run_row(r, &cells, picked)/>
+        <For each=move || current.with(|t| t.runs.clone()) key=row_key children=move |r| run_row(r, &cells, picked)/>
     };
     let pager = {
         let (filter, order) = (filter.clone(), order.clone());
         move || {
-            let t = current.get();
-            let pages = t.total.div_ceil(t.page_size.max(1)).max(1);
+            let (page, total, page_size) = current.with(|t| (t.page, t.total, t.page_size));
+            let pages = total.div_ceil(page_size.max(1)).max(1);
             let page_link = |p: usize, label: &'static str| {
                 let href = format!("{base}?{}&page={p}", with_order(&filter, &columns, &order));
                 view! { <a href=href>{label}</a> }
             };
             view! {
                 <nav aria-label="Pages of runs" class="pager">
-                    {(t.page > 0).then(|| page_link(t.page - 1, "← Previous"))}
-                    {format!(" Page {} of {} ", t.page + 1, pages)}
-                    {(t.page + 1 < pages).then(|| page_link(t.page + 1, "Next →"))}
+                    {(page > 0).then(|| page_link(page - 1, "← Previous"))}
+                    {format!(" Page {} of {} ", page + 1, pages)}
+                    {(page + 1 < pages).then(|| page_link(page + 1, "Next →"))}
                 </nav>
             }
         }
@@ -242,7 +232,7 @@ fn RunsView(
             <button type="submit">"Compare selected runs"</button>
         </form>
         <table>
-            <caption class="muted" aria-live="polite">{move || format!("{} runs", current.get().total)}</caption>
+            <caption class="muted" aria-live="polite">{move || format!("{} runs", current.with(|t| t.total))}</caption>
             <thead><tr><th scope="col">"Select"</th><th scope="col">"Run"</th><th scope="col">"Status"</th><th scope="col">"Started"</th>{headers}</tr></thead>
             <tbody>{rows}</tbody>
         </table>
