@@ -7,7 +7,7 @@ use engine::backtest::costs::{Fees, Slippage};
 use engine::backtest::order::{OrderEvent, OrderStatus};
 use engine::backtest::{
     AccountConfig, BacktestConfig, BacktestResult, BarEvent, Context, FillTiming, InstrumentSpec, OhlcPath,
-    OrderRequest, PreparedBars, Quantity, Strategy, VenueConfig, run,
+    OrderRequest, PreparedBars, Progress, Quantity, Strategy, VenueConfig, run, run_observed,
 };
 use engine::data::calendar::MarketCalendar;
 use engine::data::series::BarSeries;
@@ -340,6 +340,28 @@ fn bars_that_do_not_line_up_are_traded_without_invented_prices() {
     assert_eq!((r.fills[0].symbol.as_str(), r.fills[0].price), ("B", d("55")), "B fills at its own next open");
     assert_eq!(r.fills[0].ts.nanos() - 1_704_153_600_000_000_000, 3 * HOUR);
     assert_eq!(r.equity_curve.len(), 9, "one mark per distinct time");
+}
+
+#[test]
+fn progress_counts_every_bar_of_every_instrument_in_order_and_ends_at_the_total() {
+    // 250 hourly bars of A and 84 of B every third hour: 334 bars in all.
+    let specs = vec![InstrumentSpec::cash("A", "USD"), InstrumentSpec::cash("B", "USD")];
+    let (a, b) = (bars(&[FLAT; 250], HOUR, 0), bars(&[FLAT; 84], 3 * HOUR, 0));
+    let mut seen: Vec<Progress> = Vec::new();
+    let observed =
+        run_observed(&config(specs.clone(), "100000"), &[a.clone(), b.clone()], &mut Script { at: vec![] }, &mut |p| {
+            seen.push(p)
+        })
+        .unwrap();
+    assert!(seen.iter().all(|p| p.bars_total == 334), "{seen:?}");
+    assert_eq!(seen.first().map(|p| p.bars_done), Some(0));
+    assert_eq!(seen.last().map(|p| (p.bars_done, p.percent())), Some((334, 100)));
+    assert!(seen.windows(2).all(|w| w[0].bars_done < w[1].bars_done), "progress only moves forward: {seen:?}");
+    // About one report per percent: a bar moves smoothly without a report per bar.
+    assert!((50..=102).contains(&seen.len()), "{} reports", seen.len());
+    assert!(seen.iter().rev().skip(1).all(|p| p.percent() < 100), "100% only once all bars are done");
+    let plain = run(&config(specs, "100000"), &[a, b], &mut Script { at: vec![] }).unwrap();
+    assert_eq!(plain.equity_curve, observed.equity_curve, "watching a run does not change it");
 }
 
 #[test]

@@ -146,14 +146,11 @@ pub async fn start_backtest(
 }
 
 #[server(prefix = "/sfn", endpoint = "get_backtest")]
-pub async fn get_backtest(run_id: String) -> Result<(BacktestDetail, String), ServerFnError> {
+pub async fn get_backtest(run_id: String) -> Result<(BacktestDetail, StageView), ServerFnError> {
     identity()?;
     let state = state()?;
     let detail = queries::backtest_detail(&state, &run_id).await.map_err(failed)?;
-    let stage = match state.backtests.stage(&run_id) {
-        Some(s) => format!("{s:?}"),
-        None => detail.run.status.clone(),
-    };
+    let stage = crate::server::backtests::stage_of(&state, &run_id, &detail.run.status);
     Ok((detail, stage))
 }
 

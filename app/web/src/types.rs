@@ -206,6 +206,14 @@ pub struct BacktestDetail {
     pub report_url: Option<String>,
 }
 
+/// Where a backtest started from the page is: a sentence, and the bars simulated of all bars
+/// while it simulates.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StageView {
+    pub text: String,
+    pub progress: Option<(usize, usize)>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TradeRow {
     pub symbol: String,

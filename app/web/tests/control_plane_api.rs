@@ -478,3 +478,49 @@ async fn the_overview_lists_the_newest_runs_and_backtests_apart() {
         test_db.finish().await;
     }
 }
+
+/// A backtest started through the API is followed to its end: the stage names where it is, its
+/// progress counts the bars of the data, and the finished run has its curve and metrics.
+#[tokio::test]
+async fn a_started_backtest_reports_its_stage_and_progress_until_it_finishes() {
+    let test_db = common::sqlite().await;
+    let f = fixture(&test_db).await;
+    let rita = bearer(&f.rita_key);
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample/GOOG.csv");
+    let imported = web::server::backtests::catalog(&f.state)
+        .import_file(&sample, &engine::data::import::ImportOptions::default())
+        .await
+        .unwrap();
+    let bars = imported[0].rows_added as u64;
+    let bt = json!({ "symbol": "GOOG", "timeframe": "", "strategy": "sma_cross", "params": "fast=10, slow=30", "cash": "10000", "commission": "0.001" });
+    let (status, _, body) = call(&f.state, post_json("/api/v1/backtests", Some(&rita), &bt.to_string())).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(&body));
+    let id = json_of(&body)["run_id"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut seen = Vec::new();
+    let last = loop {
+        let (status, _, body) = call(&f.state, get(&format!("/api/v1/backtests/{id}"), Some(&rita))).await;
+        assert_eq!(status, StatusCode::OK);
+        let detail = json_of(&body);
+        let stage = detail["stage"].clone();
+        if let Some([done, total]) =
+            stage["progress"].as_array().map(|p| [p[0].as_u64().unwrap(), p[1].as_u64().unwrap()])
+        {
+            assert_eq!(total, bars, "progress counts the data's bars");
+            assert!(done <= total);
+            assert!(stage["text"].as_str().unwrap().starts_with("simulating "), "{stage}");
+        }
+        seen.push(stage["text"].as_str().unwrap().to_string());
+        if detail["run"]["status"] != "RUNNING" {
+            break detail;
+        }
+        assert!(std::time::Instant::now() < deadline, "the backtest did not finish: {seen:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    };
+    assert_eq!(last["run"]["status"], "FINISHED", "{seen:?}");
+    assert_eq!(last["stage"]["text"], "finished");
+    assert!(last["stage"]["progress"].is_null());
+    assert!(last["equity"].is_object(), "the finished backtest has its equity curve");
+    assert!(last["run"]["metrics"].as_object().is_some_and(|m| m.contains_key("sharpe_ratio")), "{}", last["run"]);
+    test_db.finish().await;
+}

@@ -110,6 +110,35 @@ pub fn run(
     data: &[PreparedBars],
     strategy: &mut dyn Strategy,
 ) -> Result<BacktestResult, BacktestError> {
+    run_observed(config, data, strategy, &mut |_| {})
+}
+
+/// How far a running backtest has got: bars simulated of all bars, over every instrument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub bars_done: usize,
+    pub bars_total: usize,
+}
+
+impl Progress {
+    /// Whole percent done, rounded down (100 only when every bar is done).
+    pub fn percent(&self) -> u8 {
+        (self.bars_done * 100).checked_div(self.bars_total).map_or(100, |p| p.min(100) as u8)
+    }
+}
+
+/// Reports per run: often enough for a progress bar to move smoothly, rarely enough that the
+/// report (a lock and a message to open pages, in the control plane) costs nothing measurable.
+const PROGRESS_REPORTS: usize = 100;
+
+/// [`run`], telling `on_progress` how far it has got about every 1% of the bars and once at the
+/// end of the simulation (before the results are assembled).
+pub fn run_observed(
+    config: &BacktestConfig,
+    data: &[PreparedBars],
+    strategy: &mut dyn Strategy,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<BacktestResult, BacktestError> {
     if data.len() != config.instruments.len() {
         return Err(BacktestError::SpecCount(data.len(), config.instruments.len()));
     }
@@ -147,6 +176,9 @@ pub fn run(
     strategy.on_start(&mut Context::new(&mut venue, &clock, &mut timers, &symbols));
 
     let mut processed = 0usize;
+    let report_every = total.div_ceil(PROGRESS_REPORTS).max(1);
+    let mut next_report = report_every;
+    on_progress(Progress { bars_done: 0, bars_total: total });
     while processed < total {
         // The next time step: every instrument with a bar at the earliest pending time.
         let mut now = i64::MAX;
@@ -200,7 +232,12 @@ pub fn run(
             cursor[k] += 1;
             processed += 1;
         }
+        if processed >= next_report && processed < total {
+            on_progress(Progress { bars_done: processed, bars_total: total });
+            next_report = processed + report_every;
+        }
     }
+    on_progress(Progress { bars_done: total, bars_total: total });
     strategy.on_stop(&mut Context::new(&mut venue, &clock, &mut timers, &symbols));
     dispatch(&mut venue, strategy, &clock, &mut timers, &symbols, &mut fills, &mut updates, &mut all_fills);
     BacktestResult::assemble(config, data, (strategy.name(), strategy.warmup()), venue.into_parts(), all_fills, equity)

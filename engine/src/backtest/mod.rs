@@ -19,7 +19,7 @@ pub mod venue;
 pub mod walkforward;
 
 pub use account::{AccountConfig, InstrumentSpec};
-pub use engine::{BacktestConfig, BacktestError, PreparedBars, run};
+pub use engine::{BacktestConfig, BacktestError, PreparedBars, Progress, run, run_observed};
 pub use order::{InstrumentId, OrderRequest, Quantity};
 pub use results::BacktestResult;
 pub use strategy::{BarEvent, Clock, Context, QuoteEvent, SimClock, Strategy, TradeEvent, WallClock};

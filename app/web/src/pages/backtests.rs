@@ -103,7 +103,7 @@ pub fn BacktestPage() -> impl IntoView {
                     Err(e) => failure(e),
                     Ok((d, stage)) => {
                         let run = d.run.clone();
-                        let finished = run.status == "FINISHED";
+                        let running = run.status == "RUNNING";
                         let metrics = run.metrics.iter().map(|(k, v)| view! { <tr><th scope="row">{k.clone()}</th><td class="num">{fmt_num(*v)}</td></tr> }).collect_view();
                         let params = run.params.iter().map(|(k, v)| view! { <tr><th scope="row">{k.clone()}</th><td>{v.clone()}</td></tr> }).collect_view();
                         let trades = d.trades.iter().map(|t| view! { <tr>
@@ -114,9 +114,21 @@ pub fn BacktestPage() -> impl IntoView {
                             <Title text=format!("Backtest {}", run.name)/>
                             <p><a href="/backtests">"← Backtests"</a></p>
                             <h1>{format!("Backtest: {}", run.name)}</h1>
-                            <p role="status" id="backtest-stage">{format!("Status: {} ({stage})", run.status)}</p>
-                            {(!finished).then(|| view! {
-                                <p class="muted">"This page follows the backtest live until it ends (reload it to see progress if JavaScript is off)."</p>
+                            <p role="status" id="backtest-stage">{if stage.text.eq_ignore_ascii_case(&run.status) {
+                                format!("Status: {}", run.status)
+                            } else {
+                                format!("Status: {} ({})", run.status, stage.text)
+                            }}</p>
+                            {stage.progress.map(|(done, total)| view! {
+                                <progress id="backtest-progress" max=total value=done aria-label="Simulation progress">
+                                    {format!("{done} of {total} bars")}</progress>
+                            })}
+                            {running.then(|| view! {
+                                <p class="muted">"This page follows the backtest live until it ends."</p>
+                                // Without JavaScript nothing follows the run: the browser reloads the page instead.
+                                // Its content is set as HTML: with scripting on, a browser keeps it as text,
+                                // which hydration must not walk as an element.
+                                <noscript inner_html=r#"<meta http-equiv="refresh" content="2">"#></noscript>
                             })}
                             {d.equity.clone().map(|s| view! { <LineChart title="Equity" series=vec![s] x_axis=XAxis::EpochSeconds/> })}
                             {d.drawdown.clone().map(|s| view! { <LineChart title="Drawdown (%)" series=vec![s] x_axis=XAxis::EpochSeconds/> })}

@@ -10,7 +10,7 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::backtests::{BacktestRequest, start, validate};
+use super::backtests::{BacktestRequest, stage_of, start, validate};
 use super::{AppState, queries};
 use crate::types::{Identity, Role};
 
@@ -179,9 +179,17 @@ async fn start_backtest(
     }
 }
 
+/// A backtest's detail with where it is (`stage.progress`: bars simulated of all bars).
 async fn backtest(State(s): State<AppState>, Path(id): Path<String>) -> Response {
     match queries::backtest_detail(&s, &id).await {
-        Ok(d) => Json(d).into_response(),
+        Ok(d) => {
+            let stage = stage_of(&s, &id, &d.run.status);
+            let mut body = serde_json::to_value(&d).unwrap_or(Value::Null);
+            if let Value::Object(fields) = &mut body {
+                fields.insert("stage".into(), json!(stage));
+            }
+            Json(body).into_response()
+        }
         Err(e) => store_error(e),
     }
 }
@@ -326,7 +334,7 @@ pub fn openapi_document() -> Value {
                     "properties": { "symbol": { "type": "string" }, "timeframe": { "type": "string" }, "strategy": { "type": "string", "enum": super::backtests::STRATEGIES },
                         "params": { "type": "string", "description": "key=value pairs, comma separated" }, "cash": { "type": "string" }, "commission": { "type": "string" } } } } } },
                 "responses": { "202": { "description": "started: run_id" }, "403": { "description": "role too low" }, "422": { "description": "invalid fields, each with its reason" } } } },
-            "/api/v1/backtests/{id}": { "get": { "summary": "A backtest's status, curves and trades", "parameters": [ id_param("id") ], "responses": ok("backtest") } },
+            "/api/v1/backtests/{id}": { "get": { "summary": "A backtest's status, stage and progress (bars simulated of all bars), curves and trades", "parameters": [ id_param("id") ], "responses": ok("backtest") } },
             "/api/v1/keys": {
                 "get": { "summary": "The caller's API keys (id, first characters, label, created, last used; never the secret); administrators see everyone's",
                     "parameters": [ { "name": "user", "in": "query", "schema": { "type": "string" }, "description": "administrators: only this user's keys" } ], "responses": ok("keys") },

@@ -5,10 +5,13 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use engine::backtest::costs::Fees;
 use engine::backtest::strategies::{self, Params};
-use engine::backtest::{AccountConfig, BacktestConfig, FillTiming, InstrumentSpec, PreparedBars, VenueConfig};
+use engine::backtest::{
+    AccountConfig, BacktestConfig, FillTiming, InstrumentSpec, PreparedBars, Progress, VenueConfig, run_observed,
+};
 use engine::data::catalog::Catalog;
 use engine::domain::{Decimal, Symbol, Timeframe};
 use registry::store::{MetricPoint, now_ms};
@@ -16,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::AppState;
-use crate::types::Identity;
+use crate::types::{Identity, StageView};
 
 pub const EXPERIMENT: &str = "Backtests";
 pub const STRATEGIES: [&str; 4] = ["buy_and_hold", "sma_cross", "rsi_reversion", "bollinger_breakout"];
@@ -25,11 +28,35 @@ pub const STRATEGIES: [&str; 4] = ["buy_and_hold", "sma_cross", "rsi_reversion",
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Stage {
     LoadingData,
-    Simulating { bars: usize },
+    Simulating { bars_done: usize, bars_total: usize },
     Recording,
     Finished,
     Failed(String),
 }
+
+impl Stage {
+    /// The stage as the backtest page shows it.
+    pub fn view(&self) -> StageView {
+        let (text, progress) = match self {
+            Self::LoadingData => ("loading data".to_string(), None),
+            Self::Simulating { bars_done, bars_total } => {
+                let p = Progress { bars_done: *bars_done, bars_total: *bars_total };
+                (
+                    format!("simulating {}% ({bars_done} of {bars_total} bars)", p.percent()),
+                    Some((*bars_done, *bars_total)),
+                )
+            }
+            Self::Recording => ("recording results".to_string(), None),
+            Self::Finished => ("finished".to_string(), None),
+            Self::Failed(reason) => (format!("failed: {reason}"), None),
+        };
+        StageView { text, progress }
+    }
+}
+
+/// The least time between two progress messages to the open pages of one backtest: each makes
+/// every watching page refetch the backtest, so a fast run must not send a hundred.
+const PROGRESS_MESSAGE_EVERY: Duration = Duration::from_millis(200);
 
 #[derive(Default)]
 pub struct Jobs {
@@ -45,6 +72,15 @@ impl Jobs {
         if let Ok(mut map) = self.stages.lock() {
             map.insert(run_id.to_string(), stage);
         }
+    }
+}
+
+/// Where a backtest is, for its page and the JSON API. One started before this process (or by
+/// another one) has only its run's status.
+pub fn stage_of(state: &AppState, run_id: &str, status: &str) -> StageView {
+    match state.backtests.stage(run_id) {
+        Some(stage) => stage.view(),
+        None => StageView { text: status.to_lowercase(), progress: None },
     }
 }
 
@@ -218,7 +254,7 @@ fn advance(state: &AppState, run_id: &str, stage: Stage, name: &str) {
 async fn execute(state: &AppState, run_id: &str, v: &Validated, timeframe: Option<Timeframe>) -> Result<(), String> {
     let tf = timeframe.ok_or("the dataset's timeframe is unreadable")?;
     let bars = catalog(state).query(&v.symbol, tf, None, None).await.map_err(|e| e.to_string())?;
-    advance(state, run_id, Stage::Simulating { bars: bars.len() }, "simulating");
+    advance(state, run_id, Stage::Simulating { bars_done: 0, bars_total: bars.len() }, "simulating");
     let fees = if v.commission.is_zero() { Fees::None } else { Fees::Percent { rate: v.commission } };
     let config = BacktestConfig {
         account: AccountConfig { initial_cash: v.cash, ..AccountConfig::default() },
@@ -228,9 +264,21 @@ async fn execute(state: &AppState, run_id: &str, v: &Validated, timeframe: Optio
         risk_free_rate: 0.0,
     };
     let (strategy_name, params) = (v.strategy.clone(), v.params.clone());
+    let (watcher, id) = (state.clone(), run_id.to_string());
     let result = tokio::task::spawn_blocking(move || {
         let mut strategy = strategies::build(&strategy_name, &params).map_err(|e| e.to_string())?;
-        engine::backtest::run(&config, &[PreparedBars::new(bars)], strategy.as_mut()).map_err(|e| e.to_string())
+        let mut last_message = Instant::now();
+        let mut on_progress = |p: Progress| {
+            let stage = Stage::Simulating { bars_done: p.bars_done, bars_total: p.bars_total };
+            if last_message.elapsed() >= PROGRESS_MESSAGE_EVERY {
+                last_message = Instant::now();
+                advance(&watcher, &id, stage, "simulating");
+            } else {
+                watcher.backtests.set(&id, stage);
+            }
+        };
+        run_observed(&config, &[PreparedBars::new(bars)], strategy.as_mut(), &mut on_progress)
+            .map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| format!("the simulation stopped: {e}"))??;
