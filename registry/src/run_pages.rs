@@ -320,9 +320,11 @@ impl TrackingStore {
                 None => &none,
             };
             let metrics = table == "run_latest_metrics";
-            let columns: &[&str] = if metrics { &["key", "value", "timestamp", "step"] } else { &["key", "value"] };
             // SQLite: one folded row per run (see `sqlite_fold`); PostgreSQL: a row per key.
             let folded = backend == Backend::Sqlite;
+            // A folded metric value is its bits where it has them (see `Literal::into_metric_value`).
+            let value = if metrics && folded { "ifnull(value_bits, value)" } else { "value" };
+            let columns: &[&str] = if metrics { &["key", value, "timestamp", "step"] } else { &["key", value] };
             let selected = if folded { crate::sqlite_fold::fold(columns) } else { columns.join(", ") };
             let mut sql = format!("SELECT run_id, {selected} FROM {table} WHERE run_id IN ({list})");
             if !wanted.is_empty() {
@@ -365,7 +367,7 @@ impl TrackingStore {
                     let mut field =
                         || values.next().ok_or_else(|| ApiError::Internal(format!("{table}: a short folded row")));
                     if metrics {
-                        let value = field()?.into_f64()?;
+                        let value = field()?.into_metric_value()?;
                         let timestamp = field()?.into_i64()?;
                         let step = field()?.into_i64()?;
                         run.metrics.insert(key.clone(), MetricPoint { key, value, timestamp, step });

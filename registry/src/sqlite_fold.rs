@@ -9,16 +9,16 @@
 
 use crate::error::{ApiError, ApiResult};
 
-/// One SQL literal as `quote()` writes it.
+/// One SQL literal as `quote()` writes it; a number borrows its digits from the folded text.
 #[derive(Debug, PartialEq)]
-pub(crate) enum Literal {
+pub(crate) enum Literal<'a> {
     Null,
     Text(String),
     /// A number as written (an INTEGER or a REAL).
-    Number(String),
+    Number(&'a str),
 }
 
-impl Literal {
+impl Literal<'_> {
     pub fn into_text(self) -> ApiResult<String> {
         match self {
             Self::Text(t) => Ok(t),
@@ -32,6 +32,19 @@ impl Literal {
             Self::Null => Ok(f64::NAN),
             Self::Number(n) => n.parse().map_err(|_| corrupt(format!("`{n}` is not a number"))),
             Self::Text(t) => Err(corrupt(format!("expected a number, found '{t}'"))),
+        }
+    }
+
+    /// A metric's value folded as `ifnull(value_bits, value)`: an INTEGER is the value's
+    /// IEEE-754 bits, anything else is read as [`Self::into_f64`]. The two cannot be confused:
+    /// `quote()` always writes a REAL with a decimal point or an exponent.
+    pub fn into_metric_value(self) -> ApiResult<f64> {
+        match self {
+            Self::Number(n) if !n.contains(['.', 'e', 'E']) => {
+                let bits: i64 = n.parse().map_err(|_| corrupt(format!("`{n}` is not a metric's bits")))?;
+                Ok(f64::from_bits(bits as u64))
+            }
+            other => other.into_f64(),
         }
     }
 
@@ -53,38 +66,45 @@ pub(crate) fn fold(columns: &[&str]) -> String {
     format!("group_concat({}, ',')", quoted.join(" || ',' || "))
 }
 
-/// The literals of a folded text, in order.
-pub(crate) fn literals(text: &str) -> ApiResult<Vec<Literal>> {
+/// The literals of a folded text, in order. It is read as bytes: every delimiter is ASCII, so
+/// each cut falls between characters and the pieces stay UTF-8.
+pub(crate) fn literals(text: &str) -> ApiResult<Vec<Literal<'_>>> {
+    let bytes = text.as_bytes();
     let mut out = Vec::new();
-    let mut chars = text.char_indices().peekable();
-    while let Some(&(start, c)) = chars.peek() {
-        if c == '\'' {
-            chars.next();
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] == b'\'' {
+            let start = at;
             let mut s = String::new();
+            at += 1;
             loop {
-                match chars.next() {
-                    Some((_, '\'')) if chars.peek().is_some_and(|&(_, n)| n == '\'') => {
-                        chars.next();
-                        s.push('\'');
-                    }
-                    Some((_, '\'')) => break,
-                    Some((_, ch)) => s.push(ch),
-                    None => return Err(corrupt(format!("unterminated text from byte {start}"))),
+                let Some(k) = bytes[at..].iter().position(|&b| b == b'\'') else {
+                    return Err(corrupt(format!("unterminated text from byte {start}")));
+                };
+                s.push_str(&text[at..at + k]);
+                at += k + 1;
+                // A doubled quote is one quote inside the text.
+                if bytes.get(at) == Some(&b'\'') {
+                    s.push('\'');
+                    at += 1;
+                } else {
+                    break;
                 }
             }
             out.push(Literal::Text(s));
         } else {
-            let end = text[start..].find(',').map_or(text.len(), |k| start + k);
-            let token = &text[start..end];
-            out.push(if token == "NULL" { Literal::Null } else { Literal::Number(token.to_string()) });
-            while chars.peek().is_some_and(|&(i, _)| i < end) {
-                chars.next();
-            }
+            let end = bytes[at..].iter().position(|&b| b == b',').map_or(bytes.len(), |k| at + k);
+            let token = &text[at..end];
+            out.push(if token == "NULL" { Literal::Null } else { Literal::Number(token) });
+            at = end;
         }
-        match chars.next() {
+        match bytes.get(at) {
             None => break,
-            Some((_, ',')) => {}
-            Some((i, ch)) => return Err(corrupt(format!("expected ',' at byte {i}, found '{ch}'"))),
+            Some(b',') => at += 1,
+            Some(_) => {
+                let ch = text[at..].chars().next().unwrap_or_default();
+                return Err(corrupt(format!("expected ',' at byte {at}, found '{ch}'")));
+            }
         }
     }
     Ok(out)
@@ -102,16 +122,32 @@ mod tests {
             vec![
                 Literal::Text("a,b".into()),
                 Literal::Text("it's".into()),
-                Literal::Number("0.1".into()),
+                Literal::Number("0.1"),
                 Literal::Null,
-                Literal::Number("-9.0e+999".into()),
+                Literal::Number("-9.0e+999"),
                 Literal::Text(String::new()),
-                Literal::Number("42".into()),
+                Literal::Number("42"),
             ]
         );
-        assert_eq!(Literal::Number("-9.0e+999".into()).into_f64().unwrap(), f64::NEG_INFINITY);
+        assert_eq!(Literal::Number("-9.0e+999").into_f64().unwrap(), f64::NEG_INFINITY);
         assert!(Literal::Null.into_f64().unwrap().is_nan());
+        for v in [0.1, -0.0, f64::MAX, f64::MIN_POSITIVE, 5e-324, f64::NEG_INFINITY, 1.0] {
+            let bits = (v.to_bits() as i64).to_string();
+            assert_eq!(Literal::Number(&bits).into_metric_value().unwrap().to_bits(), v.to_bits(), "{v} from its bits");
+        }
+        let nan_bits = (f64::NAN.to_bits() as i64).to_string();
+        let nan = Literal::Number(&nan_bits).into_metric_value().unwrap();
+        assert!(nan.is_nan());
+        assert_eq!(Literal::Number("1.0").into_metric_value().unwrap(), 1.0, "a row from before the bits");
+        assert_eq!(Literal::Number("-9.0e+999").into_metric_value().unwrap(), f64::NEG_INFINITY);
+        assert!(Literal::Null.into_metric_value().unwrap().is_nan());
+        assert_eq!(
+            literals("'ключ, ''é''',NULL").unwrap(),
+            vec![Literal::Text("ключ, 'é'".into()), Literal::Null],
+            "non-ASCII text keeps its characters"
+        );
         assert!(literals("'open").is_err());
+        assert!(literals("'it''").is_err());
         assert!(literals("'a'b").is_err());
         assert_eq!(literals("").unwrap(), vec![]);
     }

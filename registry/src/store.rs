@@ -575,17 +575,24 @@ impl TrackingStore {
                 }
             }
             let latest: Vec<&MetricPoint> = latest.into_values().collect();
+            // SQLite keeps the value's bits beside it for reading (see migration 0009).
+            let bits = self.backend() == Backend::Sqlite;
+            let (bits_column, bits_update) =
+                if bits { (", value_bits", ", value_bits = excluded.value_bits") } else { ("", "") };
             for chunk in latest.chunks(METRIC_ROWS_PER_STATEMENT) {
-                let rows = value_rows(self.backend(), chunk.len(), 5);
+                let rows = value_rows(self.backend(), chunk.len(), 5 + usize::from(bits));
                 let sql = format!(
-                    "INSERT INTO run_latest_metrics (run_id, key, value, timestamp, step) VALUES {rows} \
-                     ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp, step = excluded.step \
+                    "INSERT INTO run_latest_metrics (run_id, key, value, timestamp, step{bits_column}) VALUES {rows} \
+                     ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp, step = excluded.step{bits_update} \
                      WHERE excluded.step > run_latest_metrics.step \
                         OR (excluded.step = run_latest_metrics.step AND excluded.timestamp >= run_latest_metrics.timestamp)"
                 );
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for m in chunk {
                     q = q.bind(run_id).bind(&m.key).bind(m.value).bind(m.timestamp).bind(m.step);
+                    if bits {
+                        q = q.bind(m.value.to_bits() as i64);
+                    }
                 }
                 q.execute(&mut *tx).await?;
             }

@@ -210,6 +210,16 @@ async fn metric_values_params_and_tags_read_back_exactly_through_every_loader() 
             }
             assert_eq!(got.tags["t'"], "a\nb,c''", "{}", test_db.label);
         }
+        if test_db.db.backend() == engine::storage::Backend::Sqlite {
+            // Rows written before SQLite kept a value's bits are read from the value itself.
+            sqlx::query("UPDATE run_latest_metrics SET value_bits = NULL").execute(test_db.db.pool()).await.unwrap();
+            let (page, _, _) = store.search_runs(&[exp], "ACTIVE_ONLY", &[], &[], 10, 0).await.unwrap();
+            for m in &metrics {
+                let read = page[0].metrics[&m.key].value;
+                let same = read.to_bits() == m.value.to_bits() || (read.is_nan() && m.value.is_nan());
+                assert!(same, "without bits: {} logged {:e}, read {:e}", m.key, m.value, read);
+            }
+        }
         test_db.finish().await;
     }
 }
