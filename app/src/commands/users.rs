@@ -29,6 +29,9 @@ pub enum UsersCommand {
     },
     /// Revoke one API key by its id (from `users keys`): it stops working at once.
     RevokeKey { id: i64 },
+    /// Sign new JWTs with a new secret. Tokens signed before keep working until they expire (an
+    /// hour at most) and stop at the next rotation; running servers follow within 30 seconds.
+    RotateJwtSecret,
 }
 
 #[derive(Args, Debug)]
@@ -121,6 +124,10 @@ pub async fn run(cmd: UsersCommand, settings: &Settings) -> anyhow::Result<()> {
                     k.label
                 );
             }
+        }
+        UsersCommand::RotateJwtSecret => {
+            accounts.rotate_jwt_secret().await?;
+            outln!("new JWT signing secret in place; tokens signed with the previous one stay valid until they expire");
         }
         UsersCommand::RevokeKey { id } => {
             let key = accounts.revoke_api_key(id, None).await?;

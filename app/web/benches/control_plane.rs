@@ -1,4 +1,5 @@
-//! Control-plane speed at scale: 10,000 runs and 1,000,000 metric points in SQLite, then the
+//! Control-plane speed at scale: 10,000 runs and 1,000,000 metric points in SQLite (or, with
+//! SEXTANT_BENCH_POSTGRES set to an administrator's URL, in a fresh PostgreSQL database), then the
 //! experiment page's server response time (p50/p99 over repeated renders of its first page,
 //! plain, sorted by a metric, and filtered), the registry's MLflow `runs/search` with filters, and
 //! the JSON API's throughput under `wrk` (Debian) on loopback. `cargo bench --workspace --bench control_plane`; SEXTANT_BENCH_RUNS and
@@ -69,7 +70,15 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async move {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
+        let admin_url = std::env::var("SEXTANT_BENCH_POSTGRES").ok();
+        let postgres = match &admin_url {
+            Some(admin) => Some(fresh_postgres(admin).await),
+            None => None,
+        };
+        let (url, backend) = match &postgres {
+            Some((url, _)) => (url.clone(), "PostgreSQL"),
+            None => (format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display()), "SQLite"),
+        };
         let db = engine::storage::Database::connect(&url).await.unwrap();
         let artifacts =
             engine::storage::ArtifactStore::open(&dir.path().join("artifacts").display().to_string()).unwrap();
@@ -119,7 +128,7 @@ fn main() {
         );
 
         println!(
-            "control plane at {runs} runs / {} metric points (SQLite), server response time, 100 samples each:",
+            "control plane at {runs} runs / {} metric points ({backend}), server response time, 100 samples each:",
             runs * (per_run + 1)
         );
         for (label, uri) in [
@@ -181,5 +190,28 @@ fn main() {
         }
         let _ = stop.send(());
         let _ = server.await;
+        drop(state);
+        if let (Some(admin), Some((_, drop_db))) = (admin_url, postgres) {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(drop_db)).execute(&mut c).await.unwrap();
+        }
     });
+}
+
+/// A new database on the server of `admin_url` (whose user may create databases): its URL and
+/// the statement that drops it again.
+async fn fresh_postgres(admin_url: &str) -> (String, String) {
+    use sqlx::Connection;
+    let name = format!("sextant_bench_{}", std::process::id());
+    let Some((server, _)) = admin_url.rsplit_once('/') else {
+        panic!("SEXTANT_BENCH_POSTGRES must end in /DATABASE: {admin_url}")
+    };
+    let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
+    (format!("{server}/{name}"), format!("DROP DATABASE {name} WITH (FORCE)"))
 }

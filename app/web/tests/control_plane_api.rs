@@ -24,14 +24,7 @@ struct Fixture {
 }
 
 async fn fixture(test_db: &common::TestDb) -> Fixture {
-    let artifacts =
-        engine::storage::ArtifactStore::open(&test_db.dir().join("artifacts").display().to_string()).unwrap();
-    let options = ServeOptions {
-        site_dir: test_db.dir().join("site"),
-        data_dir: test_db.dir().to_path_buf(),
-        secure_cookies: true,
-    };
-    let state = AppState::new(test_db.db.clone(), artifacts, options).await.unwrap();
+    let state = server_on(test_db).await;
     state.accounts.add_user("rita", RITA_PASSWORD, Role::Researcher).await.unwrap();
     state.accounts.add_user("vic", VIC_PASSWORD, Role::Viewer).await.unwrap();
     let rita_key = state.accounts.create_api_key("rita", "tests").await.unwrap();
@@ -523,4 +516,51 @@ async fn a_started_backtest_reports_its_stage_and_progress_until_it_finishes() {
     assert!(last["equity"].is_object(), "the finished backtest has its equity curve");
     assert!(last["run"]["metrics"].as_object().is_some_and(|m| m.contains_key("sharpe_ratio")), "{}", last["run"]);
     test_db.finish().await;
+}
+
+/// Rotating the JWT secret: a token signed before keeps working until the next rotation, a new
+/// one is signed with the new secret, and another server on the same database accepts the new
+/// token at once (it rereads the secrets when a signature is unknown to it).
+#[tokio::test]
+async fn a_rotated_jwt_secret_signs_new_tokens_and_retires_the_old_one_a_rotation_later() {
+    for test_db in common::both().await {
+        let f = fixture(&test_db).await;
+        let label = test_db.label;
+        let token = |state: AppState| async move {
+            let body = json!({ "username": "rita", "password": RITA_PASSWORD }).to_string();
+            let (status, _, token) = call(&state, post_json("/api/v1/token", None, &body)).await;
+            assert_eq!(status, StatusCode::OK);
+            json_of(&token)["access_token"].as_str().unwrap().to_string()
+        };
+        let me =
+            |state: AppState, jwt: String| async move { call(&state, get("/api/v1/me", Some(&bearer(&jwt)))).await.0 };
+        // A second server of the same project, started before the rotation.
+        let other = server_on(&test_db).await;
+        let before = token(f.state.clone()).await;
+        f.state.accounts.rotate_jwt_secret().await.unwrap();
+        let after = token(f.state.clone()).await;
+        assert_ne!(before.rsplit('.').next(), after.rsplit('.').next(), "{label}: signed with another secret");
+        for (who, jwt) in [("before", &before), ("after", &after)] {
+            assert_eq!(me(f.state.clone(), jwt.clone()).await, StatusCode::OK, "{label}: the token from {who}");
+        }
+        // Past the one-second guard on rereading, the other server learns the new secret.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        assert_eq!(me(other.clone(), after.clone()).await, StatusCode::OK, "{label}: the other server");
+        f.state.accounts.rotate_jwt_secret().await.unwrap();
+        assert_eq!(me(f.state.clone(), before.clone()).await, StatusCode::UNAUTHORIZED, "{label}: two rotations old");
+        assert_eq!(me(f.state.clone(), after.clone()).await, StatusCode::OK, "{label}: one rotation old");
+        test_db.finish().await;
+    }
+}
+
+/// A server's state on the test database (a second call: another server of the same project).
+async fn server_on(test_db: &common::TestDb) -> AppState {
+    let artifacts =
+        engine::storage::ArtifactStore::open(&test_db.dir().join("artifacts").display().to_string()).unwrap();
+    let options = ServeOptions {
+        site_dir: test_db.dir().join("site"),
+        data_dir: test_db.dir().to_path_buf(),
+        secure_cookies: true,
+    };
+    AppState::new(test_db.db.clone(), artifacts, options).await.unwrap()
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use super::jwt::JwtKeys;
 use crate::types::{ApiKeyRow, Identity, Role};
 
 /// How long a browser session lasts without a new login.
@@ -65,14 +66,14 @@ struct Claims {
 #[derive(Clone, Debug)]
 pub struct Accounts {
     db: Database,
-    jwt_secret: Vec<u8>,
+    jwt: JwtKeys,
 }
 
 fn now_ms() -> i64 {
     registry::store::now_ms()
 }
 
-fn random_hex(bytes: usize) -> String {
+pub(crate) fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buf);
     hex::encode(buf)
@@ -111,26 +112,16 @@ pub fn generate_password() -> String {
 }
 
 impl Accounts {
-    /// Opens the store and loads (or creates, once) the JWT signing secret.
+    /// Opens the store and loads (or creates, once) the JWT signing secrets.
     pub async fn open(db: Database) -> Result<Self, AccountError> {
-        let existing =
-            sqlx::query("SELECT value FROM server_secrets WHERE name = 'jwt'").fetch_optional(db.pool()).await?;
-        let secret = match existing {
-            Some(row) => row.try_get::<String, _>(0)?,
-            None => {
-                let fresh = random_hex(32);
-                // Two servers starting together: the first insert wins and both read it back.
-                let _ = sqlx::query("INSERT INTO server_secrets (name, value) VALUES ('jwt', $1)")
-                    .bind(&fresh)
-                    .execute(db.pool())
-                    .await;
-                sqlx::query("SELECT value FROM server_secrets WHERE name = 'jwt'")
-                    .fetch_one(db.pool())
-                    .await?
-                    .try_get(0)?
-            }
-        };
-        Ok(Self { db, jwt_secret: hex::decode(secret).unwrap_or_default() })
+        let jwt = JwtKeys::open(db.clone()).await?;
+        Ok(Self { db, jwt })
+    }
+
+    /// Signs new JWTs with a new secret; tokens signed before keep working until they expire, and
+    /// until the next rotation at most.
+    pub async fn rotate_jwt_secret(&self) -> Result<(), AccountError> {
+        Ok(self.jwt.rotate().await?)
     }
 
     /// On a database without users, creates `admin` with a one-time random password and returns it.
@@ -365,7 +356,7 @@ impl Accounts {
     }
 
     /// A signed JWT (HS256) for a verified identity, valid for [`JWT_TTL_SECS`].
-    pub fn issue_jwt(&self, identity: &Identity) -> Result<String, AccountError> {
+    pub async fn issue_jwt(&self, identity: &Identity) -> Result<String, AccountError> {
         let now = now_ms() / 1000;
         let claims = Claims {
             sub: identity.name.clone(),
@@ -373,22 +364,28 @@ impl Accounts {
             iat: now,
             exp: now + JWT_TTL_SECS,
         };
+        let secret = self.jwt.signing().await?;
         jsonwebtoken::encode(
             &jsonwebtoken::Header::default(),
             &claims,
-            &jsonwebtoken::EncodingKey::from_secret(&self.jwt_secret),
+            &jsonwebtoken::EncodingKey::from_secret(&secret),
         )
         .map_err(|e| AccountError::Hash(e.to_string()))
     }
 
-    /// The identity a JWT vouches for, when its signature and expiry hold and the user is active.
+    /// The identity a JWT vouches for, when its signature (by the current or the previous
+    /// secret) and expiry hold and the user is active.
     pub async fn jwt_identity(&self, token: &str) -> Result<Option<Identity>, AccountError> {
-        let key = jsonwebtoken::DecodingKey::from_secret(&self.jwt_secret);
-        let Ok(data) = jsonwebtoken::decode::<Claims>(token, &key, &jsonwebtoken::Validation::default()) else {
-            return Ok(None);
-        };
+        let claims = self
+            .jwt
+            .verify(|secret| {
+                let key = jsonwebtoken::DecodingKey::from_secret(secret);
+                jsonwebtoken::decode::<Claims>(token, &key, &jsonwebtoken::Validation::default()).ok().map(|d| d.claims)
+            })
+            .await?;
+        let Some(claims) = claims else { return Ok(None) };
         // The role comes from the database, not the token, so a demotion takes effect at once.
-        Ok(self.active_user(&data.claims.sub).await.ok().flatten().map(|(id, _)| id))
+        Ok(self.active_user(&claims.sub).await.ok().flatten().map(|(id, _)| id))
     }
 }
 

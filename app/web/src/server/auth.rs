@@ -231,7 +231,7 @@ pub async fn issue_token(State(state): State<AppState>, Json(req): Json<TokenReq
         return json_error(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", "too many attempts; wait a minute");
     }
     match state.accounts.verify_password(&req.username, &req.password).await {
-        Ok(identity) => match state.accounts.issue_jwt(&identity) {
+        Ok(identity) => match state.accounts.issue_jwt(&identity).await {
             Ok(token) => Json(
                 json!({ "access_token": token, "token_type": "Bearer", "expires_in": super::accounts::JWT_TTL_SECS }),
             )

@@ -6,6 +6,7 @@ pub mod api_v1;
 pub mod auth;
 pub mod backtests;
 pub mod context;
+pub mod jwt;
 pub mod origin;
 pub mod queries;
 pub mod telemetry;
