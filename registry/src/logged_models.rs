@@ -265,7 +265,7 @@ impl TrackingStore {
         }
         let artifact_uri = format!("{}/models/{model_id}/artifacts", e.artifact_location.trim_end_matches('/'));
         let now = now_ms();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.db().begin_write().await?;
         sqlx::query(
             "INSERT INTO logged_models (model_id, experiment_id, name, model_type, source_run_id, status, status_message, \
              artifact_uri, creation_ms, updated_ms, lifecycle_stage) VALUES ($1, $2, $3, $4, $5, $6, '', $7, $8, $8, $9)",
@@ -393,7 +393,7 @@ impl TrackingStore {
     /// Sets tags (the last write wins).
     pub async fn set_logged_model_tags(&self, model_id: &str, tags: &[(String, String)]) -> ApiResult<()> {
         self.logged_model(model_id, true).await?;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.db().begin_write().await?;
         for (k, v) in tags {
             sqlx::query(
                 "INSERT INTO logged_model_tags (model_id, key, value) VALUES ($1, $2, $3) \
@@ -434,7 +434,7 @@ impl TrackingStore {
                 )));
             }
         }
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.db().begin_write().await?;
         for (k, v) in params {
             sqlx::query(
                 "INSERT INTO logged_model_params (model_id, key, value) VALUES ($1, $2, $3) \
@@ -473,7 +473,7 @@ impl TrackingStore {
         for (model_id, _) in outputs {
             self.logged_model(model_id, true).await?;
         }
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.db().begin_write().await?;
         for (model_id, step) in outputs {
             sqlx::query(
                 "INSERT INTO run_model_outputs (run_id, model_id, step) VALUES ($1, $2, $3) \

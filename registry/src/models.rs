@@ -130,7 +130,7 @@ impl TrackingStore {
             return Err(ApiError::AlreadyExists(format!("Registered Model (name={name}) already exists.")));
         }
         let now = now_ms();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.db().begin_write().await?;
         sqlx::query("INSERT INTO registered_models (name, creation_timestamp, last_updated_timestamp, description, user_id) VALUES ($1, $2, $3, $4, '')")
             .bind(name)
             .bind(now)
@@ -205,7 +205,7 @@ impl TrackingStore {
         if self.registered_model(new_name).await.is_ok() {
             return Err(ApiError::AlreadyExists(format!("Registered Model (name={new_name}) already exists.")));
         }
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.db().begin_write().await?;
         sqlx::query("UPDATE registered_models SET name = $1, last_updated_timestamp = $2 WHERE name = $3")
             .bind(new_name)
             .bind(now_ms())
@@ -287,7 +287,14 @@ impl TrackingStore {
             if run_id.is_empty() { model.source_run_id } else { run_id.to_string() }
         };
         let now = now_ms();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.db().begin_write().await?;
+        // Touching the model's row first locks it (PostgreSQL; SQLite's IMMEDIATE transaction
+        // already holds the database), so concurrent registrations number after each other.
+        sqlx::query("UPDATE registered_models SET last_updated_timestamp = $1 WHERE name = $2")
+            .bind(now)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
         let version: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE name = $1")
             .bind(name)
             .fetch_one(&mut *tx)
@@ -317,11 +324,6 @@ impl TrackingStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("UPDATE registered_models SET last_updated_timestamp = $1 WHERE name = $2")
-            .bind(now)
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         self.model_version(name, version).await
     }
@@ -406,7 +408,7 @@ impl TrackingStore {
     ) -> ApiResult<ModelVersion> {
         self.model_version(name, version).await?;
         let now = now_ms();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.db().begin_write().await?;
         if let Some(d) = description {
             sqlx::query("UPDATE model_versions SET description = $1, last_updated_timestamp = $2 WHERE name = $3 AND version = $4")
                 .bind(d)
@@ -445,7 +447,7 @@ impl TrackingStore {
 
     pub async fn delete_model_version(&self, name: &str, version: i64) -> ApiResult<()> {
         self.model_version(name, version).await?;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.db().begin_write().await?;
         sqlx::query("DELETE FROM registered_model_aliases WHERE name = $1 AND version = $2")
             .bind(name)
             .bind(version)
@@ -492,7 +494,7 @@ impl TrackingStore {
             return Err(ApiError::InvalidParameter(format!("Invalid alias name: '{alias}'")));
         }
         let previous = self.alias_version(name, alias).await?;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.db().begin_write().await?;
         sqlx::query("INSERT INTO registered_model_aliases (name, alias, version) VALUES ($1, $2, $3) ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version")
             .bind(name)
             .bind(alias)
@@ -517,7 +519,7 @@ impl TrackingStore {
     pub async fn delete_alias(&self, name: &str, alias: &str, who: &str) -> ApiResult<()> {
         self.registered_model(name).await?;
         let previous = self.alias_version(name, alias).await?;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.db().begin_write().await?;
         sqlx::query("DELETE FROM registered_model_aliases WHERE name = $1 AND alias = $2")
             .bind(name)
             .bind(alias)

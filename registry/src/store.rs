@@ -85,6 +85,10 @@ impl TrackingStore {
         self.db.pool()
     }
 
+    pub(crate) fn db(&self) -> &Database {
+        &self.db
+    }
+
     pub async fn create_experiment(
         &self,
         name: &str,
@@ -99,7 +103,7 @@ impl TrackingStore {
             return Err(ApiError::AlreadyExists(format!("Experiment(name={name}) already exists.")));
         }
         let now = now_ms();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.db().begin_write().await?;
         let row = sqlx::query(
             "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time) \
              VALUES ($1, '', $2, $3, $4) RETURNING experiment_id",
@@ -261,7 +265,7 @@ impl TrackingStore {
         // The tags as stored: a later duplicate key wins, and the run's name is always a tag.
         let mut all_tags: BTreeMap<String, String> = tags.iter().cloned().collect();
         all_tags.entry("mlflow.runName".into()).or_insert_with(|| run_name.clone());
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.db().begin_write().await?;
         sqlx::query(
             "INSERT INTO runs (run_id, experiment_id, run_name, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage) \
              VALUES ($1, $2, $3, $4, 'RUNNING', $5, NULL, $6, $7)",
@@ -513,7 +517,15 @@ impl TrackingStore {
         for id in models {
             self.logged_model(id, true).await?;
         }
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.db().begin_write().await?;
+        if self.backend() == Backend::Postgres {
+            // Writers of one run take turns (SQLite's IMMEDIATE transaction already does): the
+            // metric sequence numbers below are counted from the run's last point.
+            sqlx::query("SELECT 1 FROM runs WHERE run_id = $1 FOR UPDATE")
+                .bind(run_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
         // Multi-row statements; within one batch a repeated tag's last value wins (one row per
         // key, so PostgreSQL's upsert never touches a row twice); params are unique (checked).
         let unique_tags: BTreeMap<&str, &str> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();

@@ -193,7 +193,7 @@ impl Catalog {
             }
         }
         let now = Timestamp::now().nanos();
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         for s in &staged {
             let i = &s.info;
             sqlx::query(

@@ -92,6 +92,17 @@ impl Database {
         &self.pool
     }
 
+    /// A transaction that will write. On SQLite it takes the write lock at `BEGIN IMMEDIATE`, so
+    /// concurrent writers wait their turn (busy_timeout) instead of failing: a plain `BEGIN`
+    /// reads first, and its first write after another writer's commit is refused outright
+    /// (SQLITE_BUSY_SNAPSHOT, which no timeout retries).
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

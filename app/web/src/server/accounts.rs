@@ -189,7 +189,7 @@ impl Accounts {
     /// Gives a user another role. It takes effect on their next request, whatever the credential
     /// (sessions, keys and tokens re-read the role); the last active administrator keeps theirs.
     pub async fn set_role(&self, name: &str, role: Role) -> Result<(), AccountError> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let row = sqlx::query("SELECT role, disabled FROM users WHERE name = $1")
             .bind(name)
             .fetch_optional(&mut *tx)

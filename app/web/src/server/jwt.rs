@@ -54,7 +54,7 @@ impl JwtKeys {
 
     /// Makes a new current secret; the current one becomes the previous, the previous is dropped.
     pub async fn rotate(&self) -> Result<(), sqlx::Error> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         sqlx::query("DELETE FROM server_secrets WHERE name = $1").bind(PREVIOUS).execute(&mut *tx).await?;
         sqlx::query("UPDATE server_secrets SET name = $1 WHERE name = $2")
             .bind(PREVIOUS)
