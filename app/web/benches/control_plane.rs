@@ -1,10 +1,13 @@
 //! Control-plane speed at scale: 10,000 runs and 1,000,000 metric points in SQLite (or, with
-//! SEXTANT_BENCH_POSTGRES set to an administrator's URL, in a fresh PostgreSQL database), then the
+//! SEXTANT_BENCH_POSTGRES=1, in a fresh PostgreSQL database on SEXTANT_TEST_POSTGRES_URL's server), then the
 //! experiment page's server response time (p50/p99 over repeated renders of its first page,
 //! plain, sorted by a metric, and filtered), the registry's MLflow `runs/search` with filters, and
 //! the JSON API's throughput under `wrk` (Debian) on loopback. `cargo bench --workspace --bench control_plane`; SEXTANT_BENCH_RUNS and
 //! SEXTANT_BENCH_POINTS change the scale.
 #![allow(clippy::unwrap_used)]
+
+#[path = "../../../engine/tests/common/mod.rs"]
+mod common;
 
 use std::time::{Duration, Instant};
 
@@ -69,22 +72,17 @@ fn main() {
     let per_run = (points / runs).max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async move {
-        let dir = tempfile::tempdir().unwrap();
-        let admin_url = std::env::var("SEXTANT_BENCH_POSTGRES").ok();
-        let postgres = match &admin_url {
-            Some(admin) => Some(fresh_postgres(admin).await),
-            None => None,
-        };
-        let (url, backend) = match &postgres {
-            Some((url, _)) => (url.clone(), "PostgreSQL"),
-            None => (format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display()), "SQLite"),
-        };
-        let db = engine::storage::Database::connect(&url).await.unwrap();
+        // The tests' own databases: a SQLite file in a temporary folder, or a fresh PostgreSQL
+        // database on SEXTANT_TEST_POSTGRES_URL's server, dropped at the end.
+        let on_postgres = std::env::var_os("SEXTANT_BENCH_POSTGRES").is_some();
+        let test_db = if on_postgres { common::postgres().await } else { common::sqlite().await };
+        let backend = if on_postgres { "PostgreSQL" } else { "SQLite" };
+        let (dir, db) = (test_db.dir().to_path_buf(), test_db.db.clone());
         let artifacts =
-            engine::storage::ArtifactStore::open(&dir.path().join("artifacts").display().to_string()).unwrap();
+            engine::storage::ArtifactStore::open(&dir.as_path().join("artifacts").display().to_string()).unwrap();
         let options = ServeOptions {
-            site_dir: dir.path().join("site"),
-            data_dir: dir.path().to_path_buf(),
+            site_dir: dir.as_path().join("site"),
+            data_dir: dir.as_path().to_path_buf(),
             secure_cookies: true,
         };
         let state = AppState::new(db, artifacts, options).await.unwrap();
@@ -191,27 +189,6 @@ fn main() {
         let _ = stop.send(());
         let _ = server.await;
         drop(state);
-        if let (Some(admin), Some((_, drop_db))) = (admin_url, postgres) {
-            use sqlx::Connection;
-            let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(drop_db)).execute(&mut c).await.unwrap();
-        }
+        test_db.finish().await;
     });
-}
-
-/// A new database on the server of `admin_url` (whose user may create databases): its URL and
-/// the statement that drops it again.
-async fn fresh_postgres(admin_url: &str) -> (String, String) {
-    use sqlx::Connection;
-    let name = format!("sextant_bench_{}", std::process::id());
-    let Some((server, _)) = admin_url.rsplit_once('/') else {
-        panic!("SEXTANT_BENCH_POSTGRES must end in /DATABASE: {admin_url}")
-    };
-    let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
-    (format!("{server}/{name}"), format!("DROP DATABASE {name} WITH (FORCE)"))
 }

@@ -43,11 +43,11 @@ impl JwtKeys {
     /// Loads the secrets, creating the first one on a new database.
     pub async fn open(db: Database) -> Result<Self, sqlx::Error> {
         // Two servers starting together: the first insert wins and both read it back.
-        let _ = sqlx::query("INSERT INTO server_secrets (name, value) VALUES ($1, $2)")
+        sqlx::query("INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
             .bind(CURRENT)
             .bind(fresh_secret())
             .execute(db.pool())
-            .await;
+            .await?;
         let loaded = read(&db).await?;
         Ok(Self { db, loaded: Arc::new(RwLock::new(loaded)) })
     }
