@@ -143,6 +143,32 @@ proptest! {
             }
         }
     }
+    // A live deployment computes its history in batch, then goes on bar by bar: the batch must
+    // hand over the state streaming would have reached (windows included), to the bit.
+    #[test]
+    fn streaming_goes_on_from_where_a_batch_stopped(bars in bars_strategy(), cut in 40usize..80) {
+        let n = bars.close.len();
+        let prefix = bars.prefix(cut);
+        for request in requests().into_iter().filter(is_indicator) {
+            let full = batch(&request, &bars, &bars);
+            let mut live: Box<dyn Feature> = request.build().unwrap();
+            let head = live.compute(&prefix.columns()).unwrap();
+            let mut out = vec![0.0; live.output_count()];
+            for i in cut..n {
+                let bar = TimedBar {
+                    ts_nanos: bars.ts[i],
+                    bar: Ohlcv { open: bars.open[i], high: bars.high[i], low: bars.low[i], close: bars.close[i], volume: bars.volume[i] },
+                };
+                live.update(&bar, &mut out);
+                for (k, v) in out.iter().enumerate() {
+                    prop_assert!(same(*v, full[k][i]), "{} output {k} at {i} after a batch of {cut}: {v}, batch of all {}", request.column_base(), full[k][i]);
+                }
+            }
+            for (k, column) in head.iter().enumerate() {
+                prop_assert!(column.iter().zip(&full[k]).all(|(a, b)| same(*a, *b)), "{} output {k}: the batch of the first {cut} bars differs", request.column_base());
+            }
+        }
+    }
 }
 
 #[test]

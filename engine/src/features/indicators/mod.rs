@@ -171,6 +171,19 @@ pub trait Indicator: Clone {
     /// Inputs consumed before the first defined output.
     fn lookback(&self) -> usize;
     fn next(&mut self, input: Self::Input) -> Self::Output;
+    /// The batch step: the same update as `next(inputs[seen])`, where `inputs` are every input
+    /// since the last reset. An indicator that keeps past inputs only to read them back
+    /// overrides it to read them from `inputs` (an [`window::InputWindow`]) through the same
+    /// update code, instead of copying each input into its own window.
+    #[inline(always)]
+    fn next_in(&mut self, inputs: &[Self::Input], seen: usize) -> Self::Output {
+        self.next(inputs[seen])
+    }
+    /// Ends a batch of `next_in` over `inputs` (every input since the last reset): takes the
+    /// inputs it read from the batch into its own windows, so that `next` goes on from there.
+    fn resume(&mut self, inputs: &[Self::Input]) {
+        let _ = inputs;
+    }
     /// Forgets all state, as if newly constructed.
     fn reset(&mut self);
 }
@@ -187,7 +200,7 @@ pub fn run_series_of<I: Indicator<Input = f64>>(
     column: &str,
 ) -> Result<Vec<Vec<f64>>, FeatureError> {
     let start = leading_nans(xs);
-    run(ind, &SeriesSource { xs, column }, start)
+    run(ind, &SeriesSource { xs, column, start }, start)
 }
 
 /// [`run_series`] for single-output indicators.
@@ -246,6 +259,16 @@ trait Source {
     fn nan_in(&self, from: usize, to: usize) -> Option<(&str, usize)>;
     /// The inputs of rows `from..to`, in order.
     fn rows(&self, from: usize, to: usize) -> impl Iterator<Item = Self::Item>;
+    /// One update of `ind` by row `row`, whose input is `x`.
+    #[inline(always)]
+    fn step<I: Indicator<Input = Self::Item>>(&self, ind: &mut I, row: usize, x: Self::Item) -> I::Output {
+        let _ = row;
+        ind.next(x)
+    }
+    /// Ends a batch that stepped `ind` through rows `start..end`.
+    fn resume<I: Indicator<Input = Self::Item>>(&self, ind: &mut I, end: usize) {
+        let _ = (ind, end);
+    }
 }
 
 /// Branch-free "is any NaN here" on the bits (an integer OR reduction, which vectorises where a
@@ -261,6 +284,8 @@ fn first_nan(xs: &[f64]) -> Option<usize> {
 struct SeriesSource<'a> {
     xs: &'a [f64],
     column: &'a str,
+    /// The first row fed to the indicator (after the leading NaNs).
+    start: usize,
 }
 
 impl Source for SeriesSource<'_> {
@@ -275,6 +300,14 @@ impl Source for SeriesSource<'_> {
     #[inline(always)]
     fn rows(&self, from: usize, to: usize) -> impl Iterator<Item = f64> {
         self.xs[from..to].iter().copied()
+    }
+    // One series is the one batch input an indicator can read its past from.
+    #[inline(always)]
+    fn step<I: Indicator<Input = f64>>(&self, ind: &mut I, row: usize, _x: f64) -> I::Output {
+        ind.next_in(&self.xs[self.start..], row - self.start)
+    }
+    fn resume<I: Indicator<Input = f64>>(&self, ind: &mut I, end: usize) {
+        ind.resume(&self.xs[self.start..end]);
     }
 }
 
@@ -354,9 +387,10 @@ fn run<I: Indicator, S: Source<Item = I::Input>>(
 /// Feeds every row from `start` through `next`, block by block, writing the outputs into the
 /// columns; stops at the first NaN with its column and row. The loop runs on a local copy of the
 /// state, which the compiler can keep in registers (through `&mut` it must reload fields after
-/// every store to memory), then hands the state back. On x86-64 CPUs with FMA the loop is
-/// compiled a second time with FMA enabled, so the fused multiply-adds of the TA-Lib recipes are
-/// single instructions rather than library calls (both are exact: results are equal).
+/// every store to memory), then hands the state back. On x86-64 CPUs with FMA and AVX2 (every
+/// Intel CPU since 2013, AMD since 2015) the loop is compiled a second time with both enabled, so
+/// the fused multiply-adds of the TA-Lib recipes are single instructions rather than library
+/// calls (both are exact: results are equal) and the NaN scan compares four values at a time.
 #[inline(always)]
 fn drive<'s, I: Indicator, S: Source<Item = I::Input>>(
     ind: &mut I,
@@ -366,7 +400,7 @@ fn drive<'s, I: Indicator, S: Source<Item = I::Input>>(
 ) -> Result<(), (&'s str, usize)> {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("fma") {
+        if std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2") {
             return fma::drive(ind, src, start, cols);
         }
     }
@@ -395,36 +429,37 @@ fn blocks<'s, I: Indicator, S: Source<Item = I::Input>>(
         let to = (from + BLOCK).min(len);
         if let Some(gap) = src.nan_in(from, to) {
             *ind = local;
+            src.resume(ind, from);
             return Err(gap);
         }
         // Explicit loops, not `extend`/`push`: std's fold would not be inlined into the FMA clone.
-        let rows = src.rows(from, to);
+        let rows = src.rows(from, to).zip(from..to);
         let (a, b) = (from - start, to - start);
         let mut n = 0;
         if I::Output::COUNT == 1 {
-            for (slot, x) in spare[0][a..b].iter_mut().zip(rows) {
-                slot.write(local.next(x).get(0));
+            for (slot, (x, row)) in spare[0][a..b].iter_mut().zip(rows) {
+                slot.write(src.step(&mut local, row, x).get(0));
                 n += 1;
             }
         } else if let [sa, sb] = &mut spare[..] {
-            for ((x0, x1), x) in sa[a..b].iter_mut().zip(sb[a..b].iter_mut()).zip(rows) {
-                let o = local.next(x);
+            for ((x0, x1), (x, row)) in sa[a..b].iter_mut().zip(sb[a..b].iter_mut()).zip(rows) {
+                let o = src.step(&mut local, row, x);
                 x0.write(o.get(0));
                 x1.write(o.get(1));
                 n += 1;
             }
         } else if let [sa, sb, sc] = &mut spare[..] {
             let slots = sa[a..b].iter_mut().zip(sb[a..b].iter_mut()).zip(sc[a..b].iter_mut());
-            for (((x0, x1), x2), x) in slots.zip(rows) {
-                let o = local.next(x);
+            for (((x0, x1), x2), (x, row)) in slots.zip(rows) {
+                let o = src.step(&mut local, row, x);
                 x0.write(o.get(0));
                 x1.write(o.get(1));
                 x2.write(o.get(2));
                 n += 1;
             }
         } else {
-            for (i, x) in (a..b).zip(rows) {
-                let o = local.next(x);
+            for (i, (x, row)) in (a..b).zip(rows) {
+                let o = src.step(&mut local, row, x);
                 for (k, col) in spare.iter_mut().enumerate() {
                     col[i].write(o.get(k));
                 }
@@ -437,7 +472,10 @@ fn blocks<'s, I: Indicator, S: Source<Item = I::Input>>(
         from = to;
     }
     drop(spare);
+    // Resumed through `ind`, never `&mut local`: a local whose address escapes to a call that is
+    // not inlined must stay in memory, and every output store could then alias its fields.
     *ind = local;
+    src.resume(ind, len);
     assert_eq!(written, len - start);
     for col in cols.iter_mut() {
         // SAFETY: the column held `start` rows and had room for `len`; each of the rows
@@ -459,11 +497,11 @@ mod fma {
         start: usize,
         cols: &mut [Vec<f64>],
     ) -> Result<(), (&'s str, usize)> {
-        // SAFETY: called only after `is_x86_feature_detected!("fma")` returned true.
+        // SAFETY: called only after `is_x86_feature_detected!` found both FMA and AVX2.
         unsafe { with_fma(ind, src, start, cols) }
     }
 
-    #[target_feature(enable = "fma")]
+    #[target_feature(enable = "fma,avx2")]
     fn with_fma<'s, I: Indicator, S: Source<Item = I::Input>>(
         ind: &mut I,
         src: &'s S,

@@ -2,7 +2,7 @@
 //! and zero guards.
 
 use super::moving::Ema;
-use super::window::Ring;
+use super::window::{InputWindow, Ring, Window};
 use super::{Indicator, period};
 use crate::features::error::FeatureError;
 
@@ -186,14 +186,35 @@ impl Indicator for Roc {
     }
     #[inline(always)]
     fn next(&mut self, x: f64) -> f64 {
-        match self.window.push(x) {
-            Some(old) if old != 0.0 => ((x / old) - 1.0) * 100.0,
-            Some(_) => 0.0,
-            None => f64::NAN,
-        }
+        rate_of_change(x, &mut self.window)
+    }
+    #[inline(always)]
+    fn next_in(&mut self, inputs: &[f64], seen: usize) -> f64 {
+        rate_of_change(inputs[seen], &mut InputWindow::new(inputs, seen, self.period))
+    }
+    fn resume(&mut self, inputs: &[f64]) {
+        self.window.refill(inputs);
     }
     fn reset(&mut self) {
         self.window.clear();
+    }
+}
+
+/// `((x / x[-period]) - 1) · 100`, 0 where the old value is 0 (TA-Lib's guard).
+#[inline(always)]
+fn rate_of_change(x: f64, window: &mut impl Window) -> f64 {
+    match window.push(x) {
+        Some(old) if old != 0.0 => ((x / old) - 1.0) * 100.0,
+        Some(_) => 0.0,
+        None => f64::NAN,
+    }
+}
+
+#[inline(always)]
+fn momentum(x: f64, window: &mut impl Window) -> f64 {
+    match window.push(x) {
+        Some(old) => x - old,
+        None => f64::NAN,
     }
 }
 
@@ -222,10 +243,14 @@ impl Indicator for Mom {
     }
     #[inline(always)]
     fn next(&mut self, x: f64) -> f64 {
-        match self.window.push(x) {
-            Some(old) => x - old,
-            None => f64::NAN,
-        }
+        momentum(x, &mut self.window)
+    }
+    #[inline(always)]
+    fn next_in(&mut self, inputs: &[f64], seen: usize) -> f64 {
+        momentum(inputs[seen], &mut InputWindow::new(inputs, seen, self.period))
+    }
+    fn resume(&mut self, inputs: &[f64]) {
+        self.window.refill(inputs);
     }
     fn reset(&mut self) {
         self.window.clear();

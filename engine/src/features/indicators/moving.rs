@@ -1,7 +1,7 @@
 //! Moving averages of one series: simple, exponential, weighted, double and triple exponential,
 //! each reproducing TA-Lib's seeding and order of operations.
 
-use super::window::Ring;
+use super::window::{InputWindow, Ring, Window};
 use super::{Indicator, period};
 use crate::features::error::FeatureError;
 
@@ -9,17 +9,40 @@ use crate::features::error::FeatureError;
 #[derive(Clone, Debug)]
 pub struct Sma {
     period: usize,
-    n: f64,
     /// The last `period - 1` inputs: the part of the window that survives into the next one.
     kept: Ring,
-    /// Sum of the inputs in `kept`, accumulated in TA-Lib's order (add the new, then drop the old).
+    sum: TrailingSum,
+}
+
+/// An SMA's running sum of the inputs it keeps, accumulated in TA-Lib's order (add the new, then
+/// drop the old).
+#[derive(Clone, Debug)]
+struct TrailingSum {
+    n: f64,
     partial: f64,
+}
+
+impl TrailingSum {
+    #[inline(always)]
+    fn step(&mut self, x: f64, kept: &mut impl Window) -> f64 {
+        let total = self.partial + x;
+        match kept.push(x) {
+            Some(leaving) => {
+                self.partial = total - leaving;
+                total / self.n
+            }
+            None => {
+                self.partial = total;
+                f64::NAN
+            }
+        }
+    }
 }
 
 impl Sma {
     pub fn new(period_: usize) -> Result<Self, FeatureError> {
         let period_ = period("sma", "period", period_, 1)?;
-        Ok(Self { period: period_, n: period_ as f64, kept: Ring::new(period_ - 1), partial: 0.0 })
+        Ok(Self { period: period_, kept: Ring::new(period_ - 1), sum: TrailingSum { n: period_ as f64, partial: 0.0 } })
     }
 }
 
@@ -34,21 +57,18 @@ impl Indicator for Sma {
     }
     #[inline(always)]
     fn next(&mut self, x: f64) -> f64 {
-        let total = self.partial + x;
-        match self.kept.push(x) {
-            Some(leaving) => {
-                self.partial = total - leaving;
-                total / self.n
-            }
-            None => {
-                self.partial = total;
-                f64::NAN
-            }
-        }
+        self.sum.step(x, &mut self.kept)
+    }
+    #[inline(always)]
+    fn next_in(&mut self, inputs: &[f64], seen: usize) -> f64 {
+        self.sum.step(inputs[seen], &mut InputWindow::new(inputs, seen, self.period - 1))
+    }
+    fn resume(&mut self, inputs: &[f64]) {
+        self.kept.refill(inputs);
     }
     fn reset(&mut self) {
         self.kept.clear();
-        self.partial = 0.0;
+        self.sum.partial = 0.0;
     }
 }
 
@@ -114,10 +134,15 @@ impl Indicator for Ema {
 /// Linearly weighted moving average (weights 1..=period, newest heaviest); lookback `period - 1`.
 #[derive(Clone, Debug)]
 pub struct Wma {
+    window: Ring,
+    sums: WeightedSums,
+}
+
+/// A WMA's plain and weighted sums of its window, updated as TA-Lib does, without re-summing.
+#[derive(Clone, Debug)]
+struct WeightedSums {
     period: usize,
     divider: f64,
-    window: Ring,
-    /// Plain sum of the window, and the weighted sum; updated as TA-Lib does, without re-summing.
     plain: f64,
     weighted: f64,
     trailing: f64,
@@ -130,14 +155,50 @@ impl Wma {
     pub fn new(period_: usize) -> Result<Self, FeatureError> {
         let period_ = period("wma", "period", period_, 1)?;
         Ok(Self {
-            period: period_,
-            divider: (period_ * (period_ + 1) / 2) as f64,
             window: Ring::new(period_),
-            plain: 0.0,
-            weighted: 0.0,
-            trailing: 0.0,
-            until_rebuild: 8 * period_,
+            sums: WeightedSums {
+                period: period_,
+                divider: (period_ * (period_ + 1) / 2) as f64,
+                plain: 0.0,
+                weighted: 0.0,
+                trailing: 0.0,
+                until_rebuild: 8 * period_,
+            },
         })
+    }
+}
+
+impl WeightedSums {
+    #[inline(always)]
+    fn step(&mut self, x: f64, window: &mut impl Window) -> f64 {
+        let seen = window.len();
+        if seen + 1 < self.period {
+            self.plain += x;
+            self.weighted += x * (seen + 1) as f64;
+            window.push(x);
+            return f64::NAN;
+        }
+        self.plain += x;
+        self.plain -= self.trailing;
+        self.weighted += x * self.period as f64;
+        window.push(x);
+        self.until_rebuild -= 1;
+        if self.until_rebuild == 0 {
+            self.until_rebuild = 8 * self.period;
+            let (older, newer) = window.as_slices();
+            (self.plain, self.weighted) = window_sums(older, newer);
+        }
+        self.trailing = window.ago(self.period - 1);
+        let out = self.weighted / self.divider;
+        self.weighted -= self.plain;
+        out
+    }
+
+    fn reset(&mut self) {
+        self.plain = 0.0;
+        self.weighted = 0.0;
+        self.trailing = 0.0;
+        self.until_rebuild = 8 * self.period;
     }
 }
 
@@ -148,38 +209,22 @@ impl Indicator for Wma {
         "wma"
     }
     fn lookback(&self) -> usize {
-        self.period - 1
+        self.sums.period - 1
     }
     #[inline(always)]
     fn next(&mut self, x: f64) -> f64 {
-        let seen = self.window.len();
-        if seen + 1 < self.period {
-            self.plain += x;
-            self.weighted += x * (seen + 1) as f64;
-            self.window.push(x);
-            return f64::NAN;
-        }
-        self.plain += x;
-        self.plain -= self.trailing;
-        self.weighted += x * self.period as f64;
-        self.window.push(x);
-        self.until_rebuild -= 1;
-        if self.until_rebuild == 0 {
-            self.until_rebuild = 8 * self.period;
-            let (older, newer) = self.window.as_slices();
-            (self.plain, self.weighted) = window_sums(older, newer);
-        }
-        self.trailing = self.window.ago(self.period - 1);
-        let out = self.weighted / self.divider;
-        self.weighted -= self.plain;
-        out
+        self.sums.step(x, &mut self.window)
+    }
+    #[inline(always)]
+    fn next_in(&mut self, inputs: &[f64], seen: usize) -> f64 {
+        self.sums.step(inputs[seen], &mut InputWindow::new(inputs, seen, self.sums.period))
+    }
+    fn resume(&mut self, inputs: &[f64]) {
+        self.window.refill(inputs);
     }
     fn reset(&mut self) {
         self.window.clear();
-        self.plain = 0.0;
-        self.weighted = 0.0;
-        self.trailing = 0.0;
-        self.until_rebuild = 8 * self.period;
+        self.sums.reset();
     }
 }
 

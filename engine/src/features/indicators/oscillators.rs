@@ -3,7 +3,7 @@
 
 use super::momentum::{Rsi, negligible};
 use super::moving::Sma;
-use super::window::{Ring, RollingMax, RollingMin};
+use super::window::{Ring, RollingMax, RollingMin, Window};
 use super::{Indicator, Ohlcv, period};
 use crate::features::error::FeatureError;
 
@@ -246,16 +246,21 @@ impl Indicator for Cci {
 /// Money flow index: 100 · positive flow / total flow over the last `period` typical-price
 /// changes, flow = TP·V, with TA-Lib 0.8's dead zone for changes that are rounding noise and its
 /// exact reset after `period` flowless bars; 0 without flow; lookback `period`.
+///
+/// In C layout with the two sums apart: side by side, the compiler paired their updates into one
+/// two-lane operation on memory and kept both on the stack in the batch loop (see
+/// `ShiftedVariance`).
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct Mfi {
+    pos_sum: f64,
     period: usize,
     prev_tp: f64,
     positive: Ring,
     negative: Ring,
-    pos_sum: f64,
-    neg_sum: f64,
     /// Consecutive bars without money flow: after `period` of them the sums are exactly 0.
     flowless: usize,
+    neg_sum: f64,
 }
 
 impl Mfi {
@@ -294,7 +299,11 @@ impl Indicator for Mfi {
         if negligible(change, tp.abs() + prev.abs()) {
             flow = 0.0;
         }
-        let (pos, neg) = if change < 0.0 { (0.0, flow) } else { (flow, 0.0) };
+        // Both written as "flow where a comparison holds, else 0", which compiles to a compare
+        // mask and an AND; the "else flow" form became a branch on whether the typical price
+        // fell, a coin toss the branch predictor loses half the time. `change` is finite.
+        let pos = if change >= 0.0 { flow } else { 0.0 };
+        let neg = if change < 0.0 { flow } else { 0.0 };
         if let Some(old) = self.positive.push(pos) {
             self.pos_sum -= old;
         }

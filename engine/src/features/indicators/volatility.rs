@@ -2,53 +2,61 @@
 //! realised volatility (close-to-close, Parkinson, Garman-Klass) and the rolling z-score.
 
 use super::moving::{Ema, Sma};
-use super::window::{Ring, RollingMax, RollingMin, RollingMoments};
+use super::window::{InputWindow, Ring, RollingMax, RollingMin, RollingMoments, Window};
 use super::{Indicator, Ohlcv, period};
 use crate::features::error::FeatureError;
 
 /// Population variance of the last `period` values as TA-Lib 0.8 computes it: running sums of
 /// the values shifted by a reference value, rebuilt from the window (with a fresh shift) when
 /// cancellation threatens or every 32·period bars. A flat window gives exactly 0.
+/// The window is kept beside it (the indicator's ring, or the batch input).
+///
+/// In C layout with the two sums apart: side by side, the compiler paired their updates into one
+/// two-lane operation on memory and kept both sums on the stack in the batch loop, a store and a
+/// reload on every bar's chain.
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub(crate) struct ShiftedVariance {
-    period: usize,
-    window: Ring,
-    shift: f64,
     p1: f64,
-    p2: f64,
+    period: usize,
+    /// 1/period, divided once rather than on every bar.
+    inv: f64,
+    shift: f64,
     until_rebuild: usize,
+    p2: f64,
 }
 
 impl ShiftedVariance {
     pub fn new(period_: usize) -> Self {
-        Self { period: period_, window: Ring::new(period_), shift: 0.0, p1: 0.0, p2: 0.0, until_rebuild: 32 * period_ }
+        Self { period: period_, inv: 1.0 / period_ as f64, shift: 0.0, p1: 0.0, p2: 0.0, until_rebuild: 32 * period_ }
     }
 
-    /// Adds `x`; the variance of the window once it is full.
+    /// Adds `x` to `window` (of capacity `period`); the variance of the window once it is full.
     #[inline(always)]
-    pub fn push(&mut self, x: f64) -> Option<f64> {
-        if self.window.len() == 0 {
+    pub fn push(&mut self, x: f64, window: &mut impl Window) -> Option<f64> {
+        if window.len() == 0 {
             self.shift = x;
         }
-        self.window.push(x);
+        window.push(x);
         let u = x - self.shift;
         self.p1 += u;
         let q = u * u;
         self.p2 += q;
-        if !self.window.is_full() {
+        if !window.is_full() {
             return None;
         }
-        let inv = 1.0 / self.period as f64;
+        let inv = self.inv;
         let m = self.p1 * inv;
         let mut var = self.p2 * inv - m * m;
-        let old = self.window.ago(self.period - 1);
+        let old = window.ago(self.period - 1);
         let u = old - self.shift;
         self.p1 -= u;
         let q = u * u;
         self.p2 -= q;
         self.until_rebuild -= 1;
         if var < 0.000_001 * (self.p2 * inv) || q > 1_000_000.0 * self.p2 || self.until_rebuild == 0 {
-            var = self.rebuild(old, inv);
+            let (older, newer) = window.as_slices();
+            var = self.rebuild(older, newer, old, inv);
         }
         Some(var)
     }
@@ -56,33 +64,34 @@ impl ShiftedVariance {
     // Inlined although rare: out of line it would take the state by reference, which keeps the
     // state out of registers in the batch loop.
     #[inline(always)]
-    fn rebuild(&mut self, old: f64, inv: f64) -> f64 {
+    fn rebuild(&mut self, older: &[f64], newer: &[f64], old: f64, inv: f64) -> f64 {
         self.until_rebuild = 32 * self.period;
         let mut s = 0.0;
-        for v in self.window.iter() {
+        for v in older.iter().chain(newer) {
             s += v;
         }
-        self.shift = s * inv;
-        self.p1 = 0.0;
-        self.p2 = 0.0;
-        for v in self.window.iter() {
-            let u = v - self.shift;
-            self.p1 += u;
-            self.p2 += u * u;
+        let shift = s * inv;
+        // Summed in locals: sums accumulated through `self` made the compiler keep them in
+        // memory in the batch loop too, adding a store and a load to every bar's chain.
+        let (mut p1, mut p2) = (0.0, 0.0);
+        for v in older.iter().chain(newer) {
+            let u = v - shift;
+            p1 += u;
+            p2 += u * u;
         }
-        let m = self.p1 * inv;
-        let mut var = self.p2 * inv - m * m;
-        if var < 0.000_000_000_001 * (self.p2 * inv) {
+        let m = p1 * inv;
+        let mut var = p2 * inv - m * m;
+        if var < 0.000_000_000_001 * (p2 * inv) {
             var = 0.0;
         }
-        let u = old - self.shift;
-        self.p1 -= u;
-        self.p2 -= u * u;
+        let u = old - shift;
+        self.shift = shift;
+        self.p1 = p1 - u;
+        self.p2 = p2 - u * u;
         var
     }
 
     pub fn clear(&mut self) {
-        self.window.clear();
         self.p1 = 0.0;
         self.p2 = 0.0;
         self.until_rebuild = 32 * self.period;
@@ -94,6 +103,7 @@ impl ShiftedVariance {
 #[derive(Clone, Debug)]
 pub struct BollingerBands {
     sma: Sma,
+    window: Ring,
     variance: ShiftedVariance,
     dev_up: f64,
     dev_down: f64,
@@ -108,7 +118,14 @@ impl BollingerBands {
                 return Err(FeatureError::param("bbands", name, format!("must be a finite number >= 0, got {v}")));
             }
         }
-        Ok(Self { sma: Sma::new(period_)?, variance: ShiftedVariance::new(period_), dev_up, dev_down, period: period_ })
+        Ok(Self {
+            sma: Sma::new(period_)?,
+            window: Ring::new(period_),
+            variance: ShiftedVariance::new(period_),
+            dev_up,
+            dev_down,
+            period: period_,
+        })
     }
 }
 
@@ -125,7 +142,30 @@ impl Indicator for BollingerBands {
     #[inline(always)]
     fn next(&mut self, x: f64) -> [f64; 3] {
         let middle = self.sma.next(x);
-        let Some(var) = self.variance.push(x) else {
+        let var = self.variance.push(x, &mut self.window);
+        self.bands(middle, var)
+    }
+    #[inline(always)]
+    fn next_in(&mut self, inputs: &[f64], seen: usize) -> [f64; 3] {
+        let middle = self.sma.next_in(inputs, seen);
+        let var = self.variance.push(inputs[seen], &mut InputWindow::new(inputs, seen, self.period));
+        self.bands(middle, var)
+    }
+    fn resume(&mut self, inputs: &[f64]) {
+        self.sma.resume(inputs);
+        self.window.refill(inputs);
+    }
+    fn reset(&mut self) {
+        self.sma.reset();
+        self.window.clear();
+        self.variance.clear();
+    }
+}
+
+impl BollingerBands {
+    #[inline(always)]
+    fn bands(&self, middle: f64, var: Option<f64>) -> [f64; 3] {
+        let Some(var) = var else {
             return [f64::NAN; 3];
         };
         let sd = if var != 0.0 { var.sqrt() } else { 0.0 };
@@ -135,10 +175,6 @@ impl Indicator for BollingerBands {
         } else {
             [sd.mul_add(self.dev_up, middle), middle, middle - sd * self.dev_down]
         }
-    }
-    fn reset(&mut self) {
-        self.sma.reset();
-        self.variance.clear();
     }
 }
 

@@ -4,7 +4,7 @@
 use chrono::{Duration, TimeZone};
 use chrono_tz::Tz;
 
-use super::window::Ring;
+use super::window::{Ring, Window};
 use super::{Indicator, Ohlcv, TimedBar, period};
 use crate::features::error::FeatureError;
 
@@ -41,10 +41,13 @@ impl Indicator for Obv {
     fn next(&mut self, bar: Ohlcv) -> f64 {
         if self.prev_close.is_nan() {
             self.value = bar.volume;
-        } else if bar.close > self.prev_close {
-            self.value += bar.volume;
-        } else if bar.close < self.prev_close {
-            self.value -= bar.volume;
+        } else {
+            // Selected, not branched on: whether a bar closes up is a coin toss the branch
+            // predictor loses half the time. `value + (−v)` is `value − v` to the bit.
+            let up = bar.close > self.prev_close;
+            let moved = bar.close != self.prev_close;
+            let step = self.value + if up { bar.volume } else { -bar.volume };
+            self.value = if moved { step } else { self.value };
         }
         self.prev_close = bar.close;
         self.value

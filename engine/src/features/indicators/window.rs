@@ -1,5 +1,22 @@
-//! Fixed-capacity windows the indicators keep their recent inputs in: a ring buffer and a
-//! monotonic deque for rolling highs and lows, both allocated once at construction.
+//! Fixed-capacity windows the indicators keep their recent inputs in: a ring buffer, the batch
+//! input read as a window, and van Herk/Gil-Werman rolling highs and lows.
+
+/// The last inputs an indicator has seen, wherever they are kept: its own [`Ring`] when it is fed
+/// one input at a time, or the batch input itself ([`InputWindow`]) when a batch driver feeds it a
+/// slice, which spares a store and a wrapped load per bar. A windowed indicator writes its update
+/// once, generic over this, so its streaming and batch forms are the same code.
+pub(crate) trait Window {
+    /// Values in the window (at most its capacity).
+    fn len(&self) -> usize;
+    fn is_full(&self) -> bool;
+    /// Takes `x`, the indicator's newest input, into the window; returns the value that left it
+    /// (the input `capacity` inputs before `x`) once it is full. Capacity 0 hands `x` back.
+    fn push(&mut self, x: f64) -> Option<f64>;
+    /// The value `age` pushes ago (0 = the newest).
+    fn ago(&self, age: usize) -> f64;
+    /// The window oldest to newest, as at most two runs of storage.
+    fn as_slices(&self) -> (&[f64], &[f64]);
+}
 
 /// The last `capacity` values, oldest first. Pushing into a full ring evicts the oldest. The
 /// storage is a power of two larger than the capacity, so indexing is a mask and the slot being
@@ -19,39 +36,13 @@ impl Ring {
         Self { buf: vec![0.0; size].into_boxed_slice(), mask: size - 1, capacity, pushed: 0 }
     }
 
-    pub fn len(&self) -> usize {
-        self.pushed.min(self.capacity)
-    }
-
-    pub fn is_full(&self) -> bool {
-        self.pushed >= self.capacity
-    }
-
-    /// Adds `x`; returns the value that left the window, if the ring was full. A ring of
-    /// capacity 0 hands `x` straight back.
-    #[inline(always)]
-    pub fn push(&mut self, x: f64) -> Option<f64> {
-        let p = self.pushed;
-        self.buf[p & self.mask] = x;
-        self.pushed = p + 1;
-        if p >= self.capacity { Some(self.buf[(p - self.capacity) & self.mask]) } else { None }
-    }
-
-    /// The value `age` pushes ago (0 = the newest).
-    #[inline(always)]
-    pub fn ago(&self, age: usize) -> f64 {
-        self.buf[(self.pushed - 1 - age) & self.mask]
-    }
-
-    /// The window oldest to newest as at most two runs of the storage (the second empty unless
-    /// the window wraps), for a scan that must not take the ring's address in a hot loop.
-    #[inline(always)]
-    pub fn as_slices(&self) -> (&[f64], &[f64]) {
-        let first = (self.pushed - self.len()) & self.mask;
-        let end = first + self.len();
-        match end.checked_sub(self.buf.len()) {
-            Some(wrapped) if wrapped > 0 => (&self.buf[first..], &self.buf[..wrapped]),
-            _ => (&self.buf[first..end], &[]),
+    /// Takes `inputs` (every input since the last clear, oldest first) as if pushed one by one: a
+    /// batch that read its window from the inputs hands the ring over to streaming this way.
+    pub fn refill(&mut self, inputs: &[f64]) {
+        self.pushed = inputs.len();
+        let from = inputs.len() - self.len();
+        for (k, &x) in inputs.iter().enumerate().skip(from) {
+            self.buf[k & self.mask] = x;
         }
     }
 
@@ -62,6 +53,90 @@ impl Ring {
 
     pub fn clear(&mut self) {
         self.pushed = 0;
+    }
+}
+
+impl Window for Ring {
+    fn len(&self) -> usize {
+        self.pushed.min(self.capacity)
+    }
+
+    fn is_full(&self) -> bool {
+        self.pushed >= self.capacity
+    }
+
+    /// Adds `x`; returns the value that left the window, if the ring was full. A ring of
+    /// capacity 0 hands `x` straight back.
+    #[inline(always)]
+    fn push(&mut self, x: f64) -> Option<f64> {
+        let p = self.pushed;
+        self.buf[p & self.mask] = x;
+        self.pushed = p + 1;
+        if p >= self.capacity { Some(self.buf[(p - self.capacity) & self.mask]) } else { None }
+    }
+
+    /// The value `age` pushes ago (0 = the newest).
+    #[inline(always)]
+    fn ago(&self, age: usize) -> f64 {
+        self.buf[(self.pushed - 1 - age) & self.mask]
+    }
+
+    /// The window oldest to newest as at most two runs of the storage (the second empty unless
+    /// the window wraps), for a scan that must not take the ring's address in a hot loop.
+    #[inline(always)]
+    fn as_slices(&self) -> (&[f64], &[f64]) {
+        let first = (self.pushed - self.len()) & self.mask;
+        let end = first + self.len();
+        match end.checked_sub(self.buf.len()) {
+            Some(wrapped) if wrapped > 0 => (&self.buf[first..], &self.buf[..wrapped]),
+            _ => (&self.buf[first..end], &[]),
+        }
+    }
+}
+
+/// The batch input as a window: `inputs` are every input since the indicator's last reset, of
+/// which it has seen the first `seen`; the window holds the last `capacity` of those.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct InputWindow<'a> {
+    inputs: &'a [f64],
+    seen: usize,
+    capacity: usize,
+}
+
+impl<'a> InputWindow<'a> {
+    #[inline(always)]
+    pub fn new(inputs: &'a [f64], seen: usize, capacity: usize) -> Self {
+        Self { inputs, seen, capacity }
+    }
+}
+
+impl Window for InputWindow<'_> {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.seen.min(self.capacity)
+    }
+
+    #[inline(always)]
+    fn is_full(&self) -> bool {
+        self.seen >= self.capacity
+    }
+
+    #[inline(always)]
+    fn push(&mut self, x: f64) -> Option<f64> {
+        let p = self.seen;
+        debug_assert_eq!(self.inputs[p].to_bits(), x.to_bits(), "a window pushed another input than the batch's");
+        self.seen = p + 1;
+        if p >= self.capacity { Some(self.inputs[p - self.capacity]) } else { None }
+    }
+
+    #[inline(always)]
+    fn ago(&self, age: usize) -> f64 {
+        self.inputs[self.seen - 1 - age]
+    }
+
+    #[inline(always)]
+    fn as_slices(&self) -> (&[f64], &[f64]) {
+        (&self.inputs[self.seen - self.len()..self.seen], &[])
     }
 }
 
