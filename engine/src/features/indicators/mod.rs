@@ -258,7 +258,7 @@ trait Source {
     /// The first NaN among the checked columns in rows `from..to`, as (column, row).
     fn nan_in(&self, from: usize, to: usize) -> Option<(&str, usize)>;
     /// The inputs of rows `from..to`, in order.
-    fn rows(&self, from: usize, to: usize) -> impl Iterator<Item = Self::Item>;
+    fn rows(&self, from: usize, to: usize) -> impl ExactSizeIterator<Item = Self::Item>;
     /// One update of `ind` by row `row`, whose input is `x`.
     #[inline(always)]
     fn step<I: Indicator<Input = Self::Item>>(&self, ind: &mut I, row: usize, x: Self::Item) -> I::Output {
@@ -271,13 +271,14 @@ trait Source {
     }
 }
 
-/// Branch-free "is any NaN here" on the bits (an integer OR reduction, which vectorises where a
-/// float or bool one would not); the row is searched only when there is one.
+/// Branch-free "is any NaN here": `x − x` is +0.0 (all bits clear) for every finite x and NaN
+/// otherwise, so an integer OR of its bits is zero exactly when the block is all finite: a
+/// subtraction and an OR per value, four values at a time, with no constants or comparisons
+/// (an OR reduction vectorises where a float or bool one would not). Only then is the row
+/// searched; an infinity alone is not a NaN and is not reported.
 #[inline(always)]
 fn first_nan(xs: &[f64]) -> Option<usize> {
-    const ABS: u64 = !(1 << 63);
-    const INFINITY: u64 = 0x7ff0_0000_0000_0000;
-    let any = xs.iter().fold(0u64, |acc, x| acc | u64::from((x.to_bits() & ABS) > INFINITY));
+    let any = xs.iter().fold(0u64, |acc, &x| acc | (x - x).to_bits());
     if any != 0 { xs.iter().position(|x| x.is_nan()) } else { None }
 }
 
@@ -298,7 +299,7 @@ impl Source for SeriesSource<'_> {
         first_nan(&self.xs[from..to]).map(|k| (self.column, from + k))
     }
     #[inline(always)]
-    fn rows(&self, from: usize, to: usize) -> impl Iterator<Item = f64> {
+    fn rows(&self, from: usize, to: usize) -> impl ExactSizeIterator<Item = f64> {
         self.xs[from..to].iter().copied()
     }
     // One series is the one batch input an indicator can read its past from.
@@ -329,7 +330,7 @@ impl Source for BarSource<'_, '_> {
             .min_by_key(|&(_, row)| row)
     }
     #[inline(always)]
-    fn rows(&self, from: usize, to: usize) -> impl Iterator<Item = Ohlcv> {
+    fn rows(&self, from: usize, to: usize) -> impl ExactSizeIterator<Item = Ohlcv> {
         let b = self.bars;
         let (o, h, l, c, v) =
             (&b.open[from..to], &b.high[from..to], &b.low[from..to], &b.close[from..to], &b.volume[from..to]);
@@ -355,7 +356,7 @@ impl Source for TimedSource<'_, '_> {
         self.0.nan_in(from, to)
     }
     #[inline(always)]
-    fn rows(&self, from: usize, to: usize) -> impl Iterator<Item = TimedBar> {
+    fn rows(&self, from: usize, to: usize) -> impl ExactSizeIterator<Item = TimedBar> {
         self.0.rows(from, to).zip(&self.0.bars.ts_nanos[from..to]).map(|(bar, &ts_nanos)| TimedBar { ts_nanos, bar })
     }
 }
@@ -434,19 +435,21 @@ fn blocks<'s, I: Indicator, S: Source<Item = I::Input>>(
         }
         // Explicit loops, not `extend`/`push`: std's fold would not be inlined into the FMA clone.
         let rows = src.rows(from, to).zip(from..to);
+        // A source yields exactly the rows asked for, so each loop below writes every slot of
+        // the block; the lengths below rely on it. Checked before the loop: a count kept in it
+        // and formatted into a message would live on the stack, a store on every row.
+        let given = rows.len();
+        assert_eq!(given, to - from, "{}: the input gave {given} of rows {from}..{to}", local.name());
         let (a, b) = (from - start, to - start);
-        let mut n = 0;
         if I::Output::COUNT == 1 {
             for (slot, (x, row)) in spare[0][a..b].iter_mut().zip(rows) {
                 slot.write(src.step(&mut local, row, x).get(0));
-                n += 1;
             }
         } else if let [sa, sb] = &mut spare[..] {
             for ((x0, x1), (x, row)) in sa[a..b].iter_mut().zip(sb[a..b].iter_mut()).zip(rows) {
                 let o = src.step(&mut local, row, x);
                 x0.write(o.get(0));
                 x1.write(o.get(1));
-                n += 1;
             }
         } else if let [sa, sb, sc] = &mut spare[..] {
             let slots = sa[a..b].iter_mut().zip(sb[a..b].iter_mut()).zip(sc[a..b].iter_mut());
@@ -455,7 +458,6 @@ fn blocks<'s, I: Indicator, S: Source<Item = I::Input>>(
                 x0.write(o.get(0));
                 x1.write(o.get(1));
                 x2.write(o.get(2));
-                n += 1;
             }
         } else {
             for (i, (x, row)) in (a..b).zip(rows) {
@@ -463,12 +465,9 @@ fn blocks<'s, I: Indicator, S: Source<Item = I::Input>>(
                 for (k, col) in spare.iter_mut().enumerate() {
                     col[i].write(o.get(k));
                 }
-                n += 1;
             }
         }
-        // A source yields exactly the rows asked for; the lengths below rely on it.
-        assert_eq!(n, to - from, "{}: the input gave {n} of rows {from}..{to}", local.name());
-        written += n;
+        written += to - from;
         from = to;
     }
     drop(spare);

@@ -3,7 +3,7 @@
 
 use super::momentum::{Rsi, negligible};
 use super::moving::Sma;
-use super::window::{Ring, RollingMax, RollingMin, Window};
+use super::window::{Ring, RollingRange, Window};
 use super::{Indicator, Ohlcv, period};
 use crate::features::error::FeatureError;
 
@@ -19,9 +19,7 @@ fn fast_k(value: f64, highest: f64, lowest: f64) -> f64 {
 #[derive(Clone, Debug)]
 pub struct Stochastic {
     fast_period: usize,
-    seen: usize,
-    highs: RollingMax,
-    lows: RollingMin,
+    range: RollingRange,
     slow_k: Sma,
     slow_d: Sma,
 }
@@ -33,9 +31,7 @@ impl Stochastic {
         period("stoch", "slow_d", slow_d, 1)?;
         Ok(Self {
             fast_period: fast_k,
-            seen: 0,
-            highs: RollingMax::new(fast_k),
-            lows: RollingMin::new(fast_k),
+            range: RollingRange::new(fast_k),
             slow_k: Sma::new(slow_k)?,
             slow_d: Sma::new(slow_d)?,
         })
@@ -54,10 +50,8 @@ impl Indicator for Stochastic {
     }
     #[inline(always)]
     fn next(&mut self, bar: Ohlcv) -> [f64; 2] {
-        let highest = self.highs.push(bar.high);
-        let lowest = self.lows.push(bar.low);
-        self.seen += 1;
-        if self.seen < self.fast_period {
+        let (highest, lowest) = self.range.push(bar.high, bar.low);
+        if !self.range.is_full() {
             return [f64::NAN; 2];
         }
         let k = self.slow_k.next(fast_k(bar.close, highest, lowest));
@@ -68,9 +62,7 @@ impl Indicator for Stochastic {
         if d.is_nan() { [f64::NAN; 2] } else { [k, d] }
     }
     fn reset(&mut self) {
-        self.seen = 0;
-        self.highs.clear();
-        self.lows.clear();
+        self.range.clear();
         self.slow_k.reset();
         self.slow_d.reset();
     }
@@ -82,9 +74,7 @@ impl Indicator for Stochastic {
 pub struct StochRsi {
     rsi: Rsi,
     fast_period: usize,
-    seen: usize,
-    highs: RollingMax,
-    lows: RollingMin,
+    range: RollingRange,
     fast_d: Sma,
 }
 
@@ -96,9 +86,7 @@ impl StochRsi {
         Ok(Self {
             rsi: Rsi::new(period_)?,
             fast_period: fast_k,
-            seen: 0,
-            highs: RollingMax::new(fast_k),
-            lows: RollingMin::new(fast_k),
+            range: RollingRange::new(fast_k),
             fast_d: Sma::new(fast_d)?,
         })
     }
@@ -120,10 +108,8 @@ impl Indicator for StochRsi {
         if rsi.is_nan() {
             return [f64::NAN; 2];
         }
-        let highest = self.highs.push(rsi);
-        let lowest = self.lows.push(rsi);
-        self.seen += 1;
-        if self.seen < self.fast_period {
+        let (highest, lowest) = self.range.push(rsi, rsi);
+        if !self.range.is_full() {
             return [f64::NAN; 2];
         }
         let k = fast_k(rsi, highest, lowest);
@@ -132,9 +118,7 @@ impl Indicator for StochRsi {
     }
     fn reset(&mut self) {
         self.rsi.reset();
-        self.seen = 0;
-        self.highs.clear();
-        self.lows.clear();
+        self.range.clear();
         self.fast_d.reset();
     }
 }
@@ -143,15 +127,13 @@ impl Indicator for StochRsi {
 #[derive(Clone, Debug)]
 pub struct WilliamsR {
     period: usize,
-    seen: usize,
-    highs: RollingMax,
-    lows: RollingMin,
+    range: RollingRange,
 }
 
 impl WilliamsR {
     pub fn new(period_: usize) -> Result<Self, FeatureError> {
         let period_ = period("willr", "period", period_, 2)?;
-        Ok(Self { period: period_, seen: 0, highs: RollingMax::new(period_), lows: RollingMin::new(period_) })
+        Ok(Self { period: period_, range: RollingRange::new(period_) })
     }
 }
 
@@ -166,19 +148,15 @@ impl Indicator for WilliamsR {
     }
     #[inline(always)]
     fn next(&mut self, bar: Ohlcv) -> f64 {
-        let highest = self.highs.push(bar.high);
-        let lowest = self.lows.push(bar.low);
-        self.seen += 1;
-        if self.seen < self.period {
+        let (highest, lowest) = self.range.push(bar.high, bar.low);
+        if !self.range.is_full() {
             return f64::NAN;
         }
         let range = highest - lowest;
         if negligible(range, highest.abs() + lowest.abs()) { 0.0 } else { ((highest - bar.close) / range) * -100.0 }
     }
     fn reset(&mut self) {
-        self.seen = 0;
-        self.highs.clear();
-        self.lows.clear();
+        self.range.clear();
     }
 }
 

@@ -2,7 +2,7 @@
 //! realised volatility (close-to-close, Parkinson, Garman-Klass) and the rolling z-score.
 
 use super::moving::{Ema, Sma};
-use super::window::{InputWindow, Ring, RollingMax, RollingMin, RollingMoments, Window};
+use super::window::{InputWindow, Ring, RollingMoments, RollingRange, Window};
 use super::{Indicator, Ohlcv, period};
 use crate::features::error::FeatureError;
 
@@ -344,15 +344,13 @@ impl Indicator for Keltner {
 #[derive(Clone, Debug)]
 pub struct Donchian {
     period: usize,
-    seen: usize,
-    highs: RollingMax,
-    lows: RollingMin,
+    range: RollingRange,
 }
 
 impl Donchian {
     pub fn new(period_: usize) -> Result<Self, FeatureError> {
         let period_ = period("donchian", "period", period_, 1)?;
-        Ok(Self { period: period_, seen: 0, highs: RollingMax::new(period_), lows: RollingMin::new(period_) })
+        Ok(Self { period: period_, range: RollingRange::new(period_) })
     }
 }
 
@@ -368,18 +366,14 @@ impl Indicator for Donchian {
     }
     #[inline(always)]
     fn next(&mut self, bar: Ohlcv) -> [f64; 3] {
-        let upper = self.highs.push(bar.high);
-        let lower = self.lows.push(bar.low);
-        self.seen += 1;
-        if self.seen < self.period {
+        let (upper, lower) = self.range.push(bar.high, bar.low);
+        if !self.range.is_full() {
             return [f64::NAN; 3];
         }
         [upper, (upper + lower) / 2.0, lower]
     }
     fn reset(&mut self) {
-        self.seen = 0;
-        self.highs.clear();
-        self.lows.clear();
+        self.range.clear();
     }
 }
 
