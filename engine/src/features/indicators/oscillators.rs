@@ -171,13 +171,17 @@ pub struct Cci {
     slots: Box<[f64]>,
     /// The slot the next typical price goes to (t mod period, kept without a division).
     slot: usize,
+    /// The slot-order sum of the slots before `slot`, as the previous bar's sum passed through
+    /// it: those slots have not changed since, so this bar's sum starts there, bit for bit the
+    /// same, and adds only the slots from its own on (half the chain on average).
+    prefix: f64,
     seen: usize,
 }
 
 impl Cci {
     pub fn new(period_: usize) -> Result<Self, FeatureError> {
         let period_ = period("cci", "period", period_, 2)?;
-        Ok(Self { period: period_, slots: vec![0.0; period_].into_boxed_slice(), slot: 0, seen: 0 })
+        Ok(Self { period: period_, slots: vec![0.0; period_].into_boxed_slice(), slot: 0, prefix: 0.0, seen: 0 })
     }
 }
 
@@ -193,21 +197,25 @@ impl Indicator for Cci {
     #[inline(always)]
     fn next(&mut self, bar: Ohlcv) -> f64 {
         let tp = (bar.high + bar.low + bar.close) / 3.0;
-        self.slots[self.slot] = tp;
-        self.slot = if self.slot + 1 == self.period { 0 } else { self.slot + 1 };
+        let k = self.slot;
+        self.slots[k] = tp;
+        // (0.0 + slot 0 + … + slot k−1) + slot k, in the order a sum from 0.0 over the slots adds.
+        let through = self.prefix + tp;
+        let wraps = k + 1 == self.period;
+        self.slot = if wraps { 0 } else { k + 1 };
+        self.prefix = if wraps { 0.0 } else { through };
         if self.seen + 1 < self.period {
             self.seen += 1;
             return f64::NAN;
         }
         let n = self.period as f64;
-        let slots = &self.slots[..];
-        let mut mean = 0.0;
-        for v in slots {
+        let mut mean = through;
+        for v in &self.slots[k + 1..] {
             mean += v;
         }
         mean /= n;
         let mut deviation = 0.0;
-        for v in slots {
+        for v in &self.slots[..] {
             deviation += (v - mean).abs();
         }
         deviation /= n;
@@ -218,6 +226,7 @@ impl Indicator for Cci {
     fn reset(&mut self) {
         self.seen = 0;
         self.slot = 0;
+        self.prefix = 0.0;
     }
 }
 
