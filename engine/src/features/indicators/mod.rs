@@ -277,6 +277,7 @@ trait Source {
 /// (an OR reduction vectorises where a float or bool one would not). Only then is the row
 /// searched; an infinity alone is not a NaN and is not reported.
 #[inline(always)]
+#[expect(clippy::eq_op, reason = "x − x is the finiteness test, not a zero")]
 fn first_nan(xs: &[f64]) -> Option<usize> {
     let any = xs.iter().fold(0u64, |acc, &x| acc | (x - x).to_bits());
     if any != 0 { xs.iter().position(|x| x.is_nan()) } else { None }
