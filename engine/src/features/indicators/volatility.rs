@@ -230,24 +230,22 @@ impl Indicator for Atr {
     }
     #[inline(always)]
     fn next(&mut self, bar: Ohlcv) -> f64 {
-        if self.prev_close.is_nan() {
-            self.prev_close = bar.close;
-            return f64::NAN;
-        }
-        let tr = true_range(&bar, self.prev_close);
-        self.prev_close = bar.close;
-        let n = self.period as f64;
+        let prev_close = std::mem::replace(&mut self.prev_close, bar.close);
+        // Once seeded, one test per bar: a seeded ATR has seen a previous close.
         if self.ranges >= self.period {
             // Wilder smoothing as TA-Lib 0.8 writes it: fma(wb, atr, wa·TR).
-            self.value = self.wb.mul_add(self.value, self.wa * tr);
+            self.value = self.wb.mul_add(self.value, self.wa * true_range(&bar, prev_close));
             return self.value;
         }
-        self.value += tr;
+        if prev_close.is_nan() {
+            return f64::NAN;
+        }
+        self.value += true_range(&bar, prev_close);
         self.ranges += 1;
         if self.ranges < self.period {
             return f64::NAN;
         }
-        self.value /= n;
+        self.value /= self.period as f64;
         self.value
     }
     fn reset(&mut self) {
