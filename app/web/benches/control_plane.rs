@@ -8,6 +8,8 @@
 
 #[path = "../../../engine/tests/common/mod.rs"]
 mod common;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::time::{Duration, Instant};
 
@@ -15,7 +17,7 @@ use axum::body::Body;
 use axum::http::{Request, header};
 use registry::store::MetricPoint;
 use tower::ServiceExt;
-use web::server::{AppState, ServeOptions, router};
+use web::server::{AppState, router};
 use web::types::Role;
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -77,15 +79,7 @@ fn main() {
         let on_postgres = std::env::var_os("SEXTANT_BENCH_POSTGRES").is_some();
         let test_db = if on_postgres { common::postgres().await } else { common::sqlite().await };
         let backend = if on_postgres { "PostgreSQL" } else { "SQLite" };
-        let (dir, db) = (test_db.dir().to_path_buf(), test_db.db.clone());
-        let artifacts =
-            engine::storage::ArtifactStore::open(&dir.as_path().join("artifacts").display().to_string()).unwrap();
-        let options = ServeOptions {
-            site_dir: dir.as_path().join("site"),
-            data_dir: dir.as_path().to_path_buf(),
-            secure_cookies: true,
-        };
-        let state = AppState::new(db, artifacts, options).await.unwrap();
+        let state = support::state_on(&test_db).await;
         state.accounts.add_user("bench", "bench-password-123", Role::Researcher).await.unwrap();
         let key = state.accounts.create_api_key("bench", "bench").await.unwrap();
         let exp = state.store.create_experiment("scale", None, &[]).await.unwrap().to_string();

@@ -5,13 +5,14 @@
 
 #[path = "../../../engine/tests/common/mod.rs"]
 mod common;
+mod support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use web::server::{AppState, ServeOptions, router};
+use web::server::{AppState, router};
 use web::types::Role;
 
 const RITA_PASSWORD: &str = "researcher-password-1";
@@ -24,7 +25,7 @@ struct Fixture {
 }
 
 async fn fixture(test_db: &common::TestDb) -> Fixture {
-    let state = server_on(test_db).await;
+    let state = support::state_on(test_db).await;
     state.accounts.add_user("rita", RITA_PASSWORD, Role::Researcher).await.unwrap();
     state.accounts.add_user("vic", VIC_PASSWORD, Role::Viewer).await.unwrap();
     let rita_key = state.accounts.create_api_key("rita", "tests").await.unwrap();
@@ -535,7 +536,7 @@ async fn a_rotated_jwt_secret_signs_new_tokens_and_retires_the_old_one_a_rotatio
         let me =
             |state: AppState, jwt: String| async move { call(&state, get("/api/v1/me", Some(&bearer(&jwt)))).await.0 };
         // A second server of the same project, started before the rotation.
-        let other = server_on(&test_db).await;
+        let other = support::state_on(&test_db).await;
         let before = token(f.state.clone()).await;
         f.state.accounts.rotate_jwt_secret().await.unwrap();
         let after = token(f.state.clone()).await;
@@ -551,16 +552,4 @@ async fn a_rotated_jwt_secret_signs_new_tokens_and_retires_the_old_one_a_rotatio
         assert_eq!(me(f.state.clone(), after.clone()).await, StatusCode::OK, "{label}: one rotation old");
         test_db.finish().await;
     }
-}
-
-/// A server's state on the test database (a second call: another server of the same project).
-async fn server_on(test_db: &common::TestDb) -> AppState {
-    let artifacts =
-        engine::storage::ArtifactStore::open(&test_db.dir().join("artifacts").display().to_string()).unwrap();
-    let options = ServeOptions {
-        site_dir: test_db.dir().join("site"),
-        data_dir: test_db.dir().to_path_buf(),
-        secure_cookies: true,
-    };
-    AppState::new(test_db.db.clone(), artifacts, options).await.unwrap()
 }

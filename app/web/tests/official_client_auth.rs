@@ -5,9 +5,9 @@
 
 #[path = "../../../engine/tests/common/mod.rs"]
 mod common;
+mod support;
 
 use serde_json::{Value, json};
-use web::server::{AppState, ServeOptions};
 use web::types::Role;
 
 fn drive(uri: &str, suffix: &str, env: &[(&str, &str)]) -> Value {
@@ -34,14 +34,7 @@ fn drive(uri: &str, suffix: &str, env: &[(&str, &str)]) -> Value {
 async fn the_official_client_authenticates_by_token_or_password_and_respects_roles() {
     for test_db in common::both().await {
         let label = test_db.label;
-        let artifacts =
-            engine::storage::ArtifactStore::open(&test_db.dir().join("artifacts").display().to_string()).unwrap();
-        let options = ServeOptions {
-            site_dir: test_db.dir().join("site"),
-            data_dir: test_db.dir().to_path_buf(),
-            secure_cookies: true,
-        };
-        let state = AppState::new(test_db.db.clone(), artifacts, options).await.unwrap();
+        let state = support::state_on(&test_db).await;
         state.accounts.add_user("rita", "researcher-password-1", Role::Researcher).await.unwrap();
         state.accounts.add_user("vic", "viewer-password-123", Role::Viewer).await.unwrap();
         let rita_key = state.accounts.create_api_key("rita", "mlflow").await.unwrap();

@@ -14,7 +14,7 @@ mod volatility;
 mod volume;
 pub(crate) mod window;
 
-pub use momentum::{Macd, Mom, Roc, Rsi};
+pub use momentum::{LagFormula, Lagged, Macd, Mom, Momentum, RateOfChange, Roc, Rsi};
 pub use moving::{Dema, Ema, Sma, Tema, Wma};
 pub use oscillators::{Cci, Mfi, StochRsi, Stochastic, WilliamsR};
 pub use trend::{Adx, AdxOutput};

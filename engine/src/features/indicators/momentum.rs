@@ -161,93 +161,80 @@ impl Indicator for Macd {
     }
 }
 
-/// Rate of change in percent, `(x / x[-period] − 1)·100` (0 when the old value is 0); lookback `period`.
+/// An indicator of the input and the input `period` bars before it (rate of change, momentum);
+/// lookback `period`. The two differ only in their formula, a [`LagFormula`].
 #[derive(Clone, Debug)]
-pub struct Roc {
+pub struct Lagged<F> {
     period: usize,
     window: Ring,
+    formula: std::marker::PhantomData<F>,
 }
 
-impl Roc {
-    pub fn new(period_: usize) -> Result<Self, FeatureError> {
-        let period_ = period("roc", "period", period_, 1)?;
-        Ok(Self { period: period_, window: Ring::new(period_) })
+/// What a [`Lagged`] indicator makes of the input and the one `period` bars before it.
+pub trait LagFormula: Clone {
+    const NAME: &'static str;
+    fn of(x: f64, old: f64) -> f64;
+}
+
+/// Rate of change in percent, `(x / x[-period] − 1)·100` (0 when the old value is 0, TA-Lib's
+/// guard).
+#[derive(Clone, Debug)]
+pub struct RateOfChange;
+
+impl LagFormula for RateOfChange {
+    const NAME: &'static str = "roc";
+    #[inline(always)]
+    fn of(x: f64, old: f64) -> f64 {
+        if old != 0.0 { ((x / old) - 1.0) * 100.0 } else { 0.0 }
     }
 }
 
-impl Indicator for Roc {
+/// Momentum `x − x[-period]`.
+#[derive(Clone, Debug)]
+pub struct Momentum;
+
+impl LagFormula for Momentum {
+    const NAME: &'static str = "mom";
+    #[inline(always)]
+    fn of(x: f64, old: f64) -> f64 {
+        x - old
+    }
+}
+
+pub type Roc = Lagged<RateOfChange>;
+pub type Mom = Lagged<Momentum>;
+
+impl<F: LagFormula> Lagged<F> {
+    pub fn new(period_: usize) -> Result<Self, FeatureError> {
+        let period_ = period(F::NAME, "period", period_, 1)?;
+        Ok(Self { period: period_, window: Ring::new(period_), formula: std::marker::PhantomData })
+    }
+
+    #[inline(always)]
+    fn step(x: f64, window: &mut impl Window) -> f64 {
+        match window.push(x) {
+            Some(old) => F::of(x, old),
+            None => f64::NAN,
+        }
+    }
+}
+
+impl<F: LagFormula> Indicator for Lagged<F> {
     type Input = f64;
     type Output = f64;
     fn name(&self) -> &'static str {
-        "roc"
+        F::NAME
     }
     fn lookback(&self) -> usize {
         self.period
     }
     #[inline(always)]
     fn next(&mut self, x: f64) -> f64 {
-        rate_of_change(x, &mut self.window)
+        Self::step(x, &mut self.window)
     }
     #[inline(always)]
     fn next_in(&mut self, inputs: &[f64], seen: usize) -> f64 {
-        rate_of_change(inputs[seen], &mut InputWindow::new(inputs, seen, self.period))
-    }
-    fn resume(&mut self, inputs: &[f64]) {
-        self.window.refill(inputs);
-    }
-    fn reset(&mut self) {
-        self.window.clear();
-    }
-}
-
-/// `((x / x[-period]) - 1) · 100`, 0 where the old value is 0 (TA-Lib's guard).
-#[inline(always)]
-fn rate_of_change(x: f64, window: &mut impl Window) -> f64 {
-    match window.push(x) {
-        Some(old) if old != 0.0 => ((x / old) - 1.0) * 100.0,
-        Some(_) => 0.0,
-        None => f64::NAN,
-    }
-}
-
-#[inline(always)]
-fn momentum(x: f64, window: &mut impl Window) -> f64 {
-    match window.push(x) {
-        Some(old) => x - old,
-        None => f64::NAN,
-    }
-}
-
-/// Momentum `x − x[-period]`; lookback `period`.
-#[derive(Clone, Debug)]
-pub struct Mom {
-    period: usize,
-    window: Ring,
-}
-
-impl Mom {
-    pub fn new(period_: usize) -> Result<Self, FeatureError> {
-        let period_ = period("mom", "period", period_, 1)?;
-        Ok(Self { period: period_, window: Ring::new(period_) })
-    }
-}
-
-impl Indicator for Mom {
-    type Input = f64;
-    type Output = f64;
-    fn name(&self) -> &'static str {
-        "mom"
-    }
-    fn lookback(&self) -> usize {
-        self.period
-    }
-    #[inline(always)]
-    fn next(&mut self, x: f64) -> f64 {
-        momentum(x, &mut self.window)
-    }
-    #[inline(always)]
-    fn next_in(&mut self, inputs: &[f64], seen: usize) -> f64 {
-        momentum(inputs[seen], &mut InputWindow::new(inputs, seen, self.period))
+        Self::step(inputs[seen], &mut InputWindow::new(inputs, seen, self.period))
     }
     fn resume(&mut self, inputs: &[f64]) {
         self.window.refill(inputs);
