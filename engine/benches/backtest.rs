@@ -73,6 +73,8 @@ fn peers(python: &str, bars: &PreparedBars, n_bt: usize) -> Option<serde_json::V
         }
     }
     f.flush().ok()?;
+    // Written back now, not by the kernel later while a side is being timed.
+    f.get_ref().sync_all().ok()?;
     drop(f);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/reference/backtest_peers.py");
     let out =

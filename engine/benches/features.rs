@@ -57,6 +57,9 @@ fn write_raw(s: &FloatBars, path: &Path) {
         }
     }
     f.flush().unwrap();
+    // On disk before any round is timed: 400 MB left dirty would be written back by the kernel
+    // about 30 s later, in the middle of the rounds, and slow whichever side it overlapped.
+    f.get_ref().sync_all().unwrap();
 }
 
 fn talib_reference(python: &str, raw: &Path, n: usize, repeats: usize) -> Option<(String, BTreeMap<String, f64>)> {
