@@ -303,7 +303,10 @@ impl Source for SeriesSource<'_> {
     fn rows(&self, from: usize, to: usize) -> impl ExactSizeIterator<Item = f64> {
         self.xs[from..to].iter().copied()
     }
-    // One series is the one batch input an indicator can read its past from.
+    // One series is the one batch input an indicator can read its past from. The row's value
+    // `x` is not passed on: read back as `inputs[seen]` beside `inputs[seen - period]`, ROC and
+    // momentum vectorise, and handed the value they ran at less than half the speed (measured:
+    // roc 686-750 against 1315-1829 Mpt/s in cache).
     #[inline(always)]
     fn step<I: Indicator<Input = f64>>(&self, ind: &mut I, row: usize, _x: f64) -> I::Output {
         ind.next_in(&self.xs[self.start..], row - self.start)
