@@ -13,9 +13,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod common;
 
-use common::{env_usize, median};
+use common::{env_usize, median, write_raw_columns};
 
-use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -66,16 +65,7 @@ fn config() -> BacktestConfig {
 fn peers(python: &str, bars: &PreparedBars, n_bt: usize) -> Option<serde_json::Value> {
     let dir = tempfile::tempdir().ok()?;
     let raw = dir.path().join("bars.f64");
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&raw).ok()?);
-    for col in [&bars.open, &bars.high, &bars.low, &bars.close, &bars.volume] {
-        for v in col.iter() {
-            f.write_all(&v.to_le_bytes()).ok()?;
-        }
-    }
-    f.flush().ok()?;
-    // Written back now, not by the kernel later while a side is being timed.
-    f.get_ref().sync_all().ok()?;
-    drop(f);
+    write_raw_columns(&raw, &[&bars.open, &bars.high, &bars.low, &bars.close, &bars.volume]).ok()?;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/reference/backtest_peers.py");
     let out =
         Command::new(python).arg(script).arg(&raw).arg(bars.len().to_string()).arg(n_bt.to_string()).output().ok()?;

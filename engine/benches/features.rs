@@ -14,10 +14,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod common;
 
-use common::{env_usize, median};
+use common::{env_usize, median, write_raw_columns};
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -49,19 +48,6 @@ fn random_walk(n: usize) -> FloatBars {
     s
 }
 
-fn write_raw(s: &FloatBars, path: &Path) {
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    for col in [&s.open, &s.high, &s.low, &s.close, &s.volume] {
-        for v in col.iter() {
-            f.write_all(&v.to_le_bytes()).unwrap();
-        }
-    }
-    f.flush().unwrap();
-    // On disk before any round is timed: 400 MB left dirty would be written back by the kernel
-    // about 30 s later, in the middle of the rounds, and slow whichever side it overlapped.
-    f.get_ref().sync_all().unwrap();
-}
-
 fn talib_reference(python: &str, raw: &Path, n: usize, repeats: usize) -> Option<(String, BTreeMap<String, f64>)> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/reference/talib_features.py");
     let out = Command::new(python).arg(script).arg(raw).arg(n.to_string()).arg(repeats.to_string()).output().ok()?;
@@ -84,7 +70,7 @@ fn main() {
     let series = random_walk(n);
     let dir = tempfile::tempdir().unwrap();
     let raw = dir.path().join("series.f64");
-    write_raw(&series, &raw);
+    write_raw_columns(&raw, &[&series.open, &series.high, &series.low, &series.close, &series.volume]).unwrap();
     let cases = [
         "sma:20",
         "ema:20",
